@@ -1,0 +1,84 @@
+"""lpkit: store-uptime reports from poll, business-hours and timezone exports."""
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from lpkit import db
+from lpkit.reports import BatchSizes
+from lpkit.runner import ReportRunner
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int_setting(name, default):
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise RuntimeError(f'{name}="{value}" is not a whole number; set it to a positive integer such as {default}') from None
+    if number < 1:
+        raise RuntimeError(f"{name}={number} must be at least 1")
+    return number
+
+
+def _secret_key(instance_path):
+    """Return the secret key from LPKIT_SECRET_KEY, or one generated once and kept under instance/."""
+    from_environment = os.environ.get("LPKIT_SECRET_KEY")
+    if from_environment:
+        return from_environment
+    key_file = Path(instance_path) / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_hex(32), encoding="ascii")
+        key_file.chmod(0o600)
+    return key_file.read_text(encoding="ascii").strip()
+
+
+def create_app(test_config=None):
+    """Create the lpkit Flask application."""
+    app = Flask(__name__, instance_path=str(PROJECT_ROOT / "instance"), instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(
+        DATABASE=os.environ.get("LPKIT_DATABASE") or str(Path(app.instance_path) / "lpkit.sqlite"),
+        REPORTS_DIR=os.environ.get("LPKIT_REPORTS_DIR") or str(PROJECT_ROOT / "reportcsvs"),
+        REPORT_WORKERS=_int_setting("LPKIT_REPORT_WORKERS", 1),
+        STORE_TZS_DBFETCH_BATCH_SIZE=_int_setting("LPKIT_STORE_BATCH_SIZE", 1000),
+        POLL_STAT_DBFETCH_BATCH_SIZE=_int_setting("LPKIT_POLL_BATCH_SIZE", 250),
+    )
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+
+    Path(app.config["DATABASE"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(app.config["REPORTS_DIR"]).mkdir(parents=True, exist_ok=True)
+    db.init_app(app)
+
+    runner = ReportRunner(
+        app.config["DATABASE"],
+        app.config["REPORTS_DIR"],
+        workers=app.config["REPORT_WORKERS"],
+        batch_sizes=BatchSizes(app.config["STORE_TZS_DBFETCH_BATCH_SIZE"], app.config["POLL_STAT_DBFETCH_BATCH_SIZE"]),
+    )
+    app.extensions["lpkit.runner"] = runner
+
+    connection = db.connect(app.config["DATABASE"])
+    try:
+        if "reports" in db.existing_tables(connection):
+            runner.fail_interrupted(connection)
+    finally:
+        connection.close()
+
+    from lpkit import api, cli, pages
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    cli.init_app(app)
+    return app

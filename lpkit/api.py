@@ -1,0 +1,179 @@
+"""The HTTP API: trigger a report and fetch its status or CSV."""
+
+import json
+import logging
+import sqlite3
+
+from flask import Blueprint, Response, current_app, jsonify, request, send_file, url_for
+from werkzeug.exceptions import HTTPException
+
+from lpkit import db, repository
+from lpkit.parsing import format_instant, parse_pivot_us
+from lpkit.reports import ReportOptions
+from lpkit.runner import report_path
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__)
+
+MAX_REPORT_ID_CHARS = 100
+
+
+class ApiError(Exception):
+    """An error answered as JSON {"error": message} with an HTTP status."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@bp.errorhandler(ApiError)
+def _api_error(error):
+    return jsonify(error=error.message), error.status
+
+
+def request_value(name):
+    """Return a request parameter from the JSON body, the form or the query string."""
+    body = request.get_json(silent=True) if request.is_json else None
+    if isinstance(body, dict) and body.get(name) is not None:
+        return str(body[name])
+    return request.form.get(name) or request.args.get(name)
+
+
+def default_pivot_us(connection):
+    """Return the newest poll instant, or the current time when there are no polls."""
+    latest = repository.latest_poll_us(connection)
+    return latest if latest is not None else repository.now_us()
+
+
+def trigger(connection, pivot_text, option_values):
+    """Validate a trigger request and queue the report; return (report_id, pivot_us)."""
+    try:
+        options = ReportOptions.from_mapping(option_values)
+    except ValueError as error:
+        raise ApiError(400, str(error)) from None
+    if pivot_text is None or not str(pivot_text).strip() or str(pivot_text).strip().lower() == "latest":
+        pivot_us = default_pivot_us(connection)
+    else:
+        try:
+            pivot_us = parse_pivot_us(pivot_text)
+        except ValueError as error:
+            raise ApiError(400, str(error)) from None
+
+    runner = current_app.extensions["lpkit.runner"]
+    return runner.trigger(connection, pivot_us, options), pivot_us
+
+
+@bp.route("/trigger_report", methods=["POST"])
+def trigger_report():
+    """Queue a report; 202 with its id, status and pivot."""
+    connection = db.get_db()
+    option_values = {name: request_value(name) for name in ("window", "columns")}
+    report_id, pivot_us = trigger(connection, request_value("pivot"), option_values)
+    return (
+        jsonify(report_id=report_id, status="Running", pivot=format_instant(pivot_us)),
+        202,
+        {"Location": url_for("api.get_report", report_id=report_id)},
+    )
+
+
+def load_report(report_id):
+    """Return the report record for an id from the request, or raise the API error for it."""
+    if report_id is None or not report_id.strip():
+        raise ApiError(400, "report_id is missing; pass the id that POST /trigger_report returned, as ?report_id=ID")
+    report_id = report_id.strip()
+    if len(report_id) > MAX_REPORT_ID_CHARS:
+        raise ApiError(404, f"report_id is {len(report_id)} characters long; no report has such an id")
+    record = repository.get_report(db.get_db(), report_id)
+    if record is None:
+        raise ApiError(404, f'report "{report_id}" was not found; trigger one with POST /trigger_report')
+    return record
+
+
+def prefers_json():
+    """Return whether the client ranks application/json above text/csv."""
+    accept = request.accept_mimetypes
+    return accept.quality("application/json") > accept.quality("text/csv")
+
+
+def status_payload(record):
+    """Return the JSON status of a report that is not complete."""
+    if record.status == "failed":
+        return {"status": "Failed", "error": record.error, "report_id": record.report_id}
+    return {
+        "status": "Running",
+        "state": record.status,
+        "stores_done": record.stores_done,
+        "stores_total": record.stores_total,
+        "report_id": record.report_id,
+        "pivot": format_instant(record.pivot_us),
+    }
+
+
+@bp.route("/get_report", methods=["GET"])
+def get_report():
+    """Return a report: its JSON status while running or failed, its CSV (or JSON) when complete."""
+    record = load_report(request.args.get("report_id"))
+    if record.status != "complete":
+        return jsonify(status_payload(record))
+
+    path = report_path(current_app.config["REPORTS_DIR"], record.report_id)
+    if not path.exists():
+        raise ApiError(410, f'the CSV of report "{record.report_id}" is missing from the reports folder; trigger the report again')
+
+    response_format = (request.args.get("format") or "").strip().lower()
+    if response_format not in ("", "csv", "json"):
+        raise ApiError(400, f'format "{response_format}" is unknown; use csv or json')
+    if response_format == "json":
+        return _rows_as_json(record, path)
+    if response_format == "" and prefers_json():
+        return jsonify(
+            status="Complete",
+            report_id=record.report_id,
+            rows=record.row_count,
+            pivot=format_instant(record.pivot_us),
+            download_url=url_for("api.get_report", report_id=record.report_id, format="csv", _external=True),
+        )
+
+    response = send_file(path, mimetype="text/csv", as_attachment=True, download_name=f"report-{record.report_id}.csv")
+    response.headers["X-Report-Status"] = "Complete"
+    return response
+
+
+def _rows_as_json(record, path):
+    import csv
+
+    with open(path, encoding="utf-8", newline="") as report_file:
+        rows = list(csv.DictReader(report_file))
+    payload = {"status": "Complete", "report_id": record.report_id, "pivot": format_instant(record.pivot_us), "rows": rows}
+    return Response(json.dumps(payload), mimetype="application/json", headers={"X-Report-Status": "Complete"})
+
+
+@bp.app_errorhandler(HTTPException)
+def _http_error(error):
+    """Answer HTTP errors as JSON that names the problem and the fix."""
+    if error.code == 405 and request.path == "/trigger_report":
+        message = "GET is not allowed on /trigger_report; use POST, e.g. curl -X POST http://127.0.0.1:5000/trigger_report"
+    elif error.code == 405:
+        allowed = ", ".join(sorted(error.valid_methods or []))
+        message = f"{request.method} is not allowed on {request.path}; use {allowed}"
+    elif error.code == 404:
+        message = f"{request.path} was not found; the API has POST /trigger_report and GET /get_report?report_id=ID"
+    else:
+        message = error.description
+    response = jsonify(error=message)
+    response.status_code = error.code
+    if error.code == 405 and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+@bp.app_errorhandler(sqlite3.OperationalError)
+def _database_error(error):
+    log.error("database error on %s: %s", request.path, error)
+    if "no such table" in str(error):
+        message = "the database has no lpkit tables yet; run: flask --app lpkit init-db"
+    else:
+        message = f"the database failed: {error}; try again, and check the server log if it persists"
+    return jsonify(error=message), 503

@@ -1,0 +1,359 @@
+"""SQL for stores, business hours, polls, reports and imports.
+
+Every statement is parameterised; lists of ids travel as one JSON parameter
+read with json_each, so no statement is built from values.
+"""
+
+import json
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from lpkit.localtime import DEFAULT_TIMEZONE
+from lpkit.uptime import BusinessHours
+
+
+def now_us():
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True)
+class Store:
+    """A store as the report reads it."""
+
+    store_pk: int
+    store_id: str
+    timezone: str
+    onboarded_at_us: int | None
+
+
+# Stores ---------------------------------------------------------------------
+
+
+def ensure_stores(connection, store_ids):
+    """Create the stores that do not exist yet; return {store_id: store_pk} for all given ids."""
+    ids = sorted(set(store_ids))
+    connection.executemany(
+        "INSERT INTO stores (store_id) VALUES (?) ON CONFLICT (store_id) DO NOTHING",
+        ((store_id,) for store_id in ids),
+    )
+    rows = connection.execute(
+        "SELECT store_id, store_pk FROM stores WHERE store_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids),),
+    )
+    return dict(rows)
+
+
+def count_stores(connection):
+    return connection.execute("SELECT count(*) FROM stores").fetchone()[0]
+
+
+def iter_store_batches(connection, batch_size):
+    """Yield lists of stores sorted by effective time zone, then store id."""
+    last_key = ("", "")
+    while True:
+        rows = connection.execute(
+            """
+            SELECT store_pk, store_id, COALESCE(timezone, ?) AS zone, onboarded_at_us
+            FROM stores
+            WHERE (COALESCE(timezone, ?), store_id) > (?, ?)
+            ORDER BY COALESCE(timezone, ?), store_id
+            LIMIT ?
+            """,
+            (DEFAULT_TIMEZONE, DEFAULT_TIMEZONE, *last_key, DEFAULT_TIMEZONE, batch_size),
+        ).fetchall()
+        if not rows:
+            return
+        yield [Store(*row) for row in rows]
+        last_key = (rows[-1][2], rows[-1][1])
+
+
+def find_store(connection, store_id):
+    row = connection.execute(
+        "SELECT store_pk, store_id, COALESCE(timezone, ?), onboarded_at_us FROM stores WHERE store_id = ?",
+        (DEFAULT_TIMEZONE, store_id),
+    ).fetchone()
+    return Store(*row) if row else None
+
+
+def store_timezone_names(connection, store_pks):
+    """Return {store_pk: (timezone_name, timezone, onboarded_at_us)}."""
+    rows = connection.execute(
+        """
+        SELECT store_pk, timezone_name, timezone, onboarded_at_us FROM stores
+        WHERE store_pk IN (SELECT value FROM json_each(?))
+        """,
+        (json.dumps(list(store_pks)),),
+    )
+    return {pk: (name, zone, onboarded) for pk, name, zone, onboarded in rows}
+
+
+def update_store_timezones(connection, updates, set_onboarded):
+    """Apply (timezone_name, timezone, onboarded_at_us, store_pk) updates."""
+    if set_onboarded:
+        connection.executemany(
+            "UPDATE stores SET timezone_name = ?, timezone = ?, onboarded_at_us = ? WHERE store_pk = ?",
+            updates,
+        )
+    else:
+        connection.executemany(
+            "UPDATE stores SET timezone_name = ?, timezone = ? WHERE store_pk = ?",
+            [(name, zone, pk) for name, zone, _onboarded, pk in updates],
+        )
+
+
+# Business hours -------------------------------------------------------------
+
+
+def business_hours_for(connection, store_pks):
+    """Return {store_pk: tuple of BusinessHours sorted by day and time} for stores that have rows."""
+    rows = connection.execute(
+        """
+        SELECT store_pk, day_of_week, start_time_us, end_time_us FROM business_hours
+        WHERE store_pk IN (SELECT value FROM json_each(?))
+        ORDER BY store_pk, day_of_week, start_time_us, end_time_us
+        """,
+        (json.dumps(list(store_pks)),),
+    )
+    hours = {}
+    for store_pk, day, start, end in rows:
+        hours.setdefault(store_pk, []).append(BusinessHours(day, start, end))
+    return {store_pk: tuple(rows) for store_pk, rows in hours.items()}
+
+
+def replace_business_hours(connection, store_pk, hours):
+    connection.execute("DELETE FROM business_hours WHERE store_pk = ?", (store_pk,))
+    connection.executemany(
+        "INSERT INTO business_hours (store_pk, day_of_week, start_time_us, end_time_us) VALUES (?, ?, ?, ?)",
+        [(store_pk, row.day_of_week, row.start_time_us, row.end_time_us) for row in hours],
+    )
+
+
+# Polls ----------------------------------------------------------------------
+
+
+def latest_poll_us(connection):
+    return connection.execute("SELECT max(polled_at_us) FROM polls").fetchone()[0]
+
+
+def fetch_polls(connection, store_pks, start_us, end_us):
+    """Return the polls of some stores in [start_us, end_us] as arrays (store_pk, instant_us, is_active)."""
+    cursor = connection.execute(
+        """
+        SELECT store_pk, polled_at_us, is_active FROM polls
+        WHERE store_pk IN (SELECT value FROM json_each(?))
+          AND polled_at_us BETWEEN ? AND ?
+        """,
+        (json.dumps(list(store_pks)), start_us, end_us),
+    )
+    rows = cursor.fetchall()
+    flat = np.fromiter((value for row in rows for value in row), dtype=np.int64, count=3 * len(rows))
+    table = flat.reshape(-1, 3)
+    return table[:, 0], table[:, 1], table[:, 2]
+
+
+def store_polls(connection, store_pk, start_us, end_us):
+    """Return one store's polls in [start_us, end_us] as sorted (instant_us, is_active) pairs."""
+    return connection.execute(
+        """
+        SELECT polled_at_us, is_active FROM polls
+        WHERE store_pk = ? AND polled_at_us BETWEEN ? AND ?
+        ORDER BY polled_at_us
+        """,
+        (store_pk, start_us, end_us),
+    ).fetchall()
+
+
+def create_staged_polls(connection):
+    connection.execute("DROP TABLE IF EXISTS temp.staged_polls")
+    connection.execute(
+        """
+        CREATE TEMP TABLE staged_polls (
+            line_number INTEGER NOT NULL,
+            store_pk INTEGER NOT NULL,
+            polled_at_us INTEGER NOT NULL,
+            is_active INTEGER NOT NULL
+        )
+        """
+    )
+
+
+def stage_polls(connection, rows):
+    """Stage (line_number, store_pk, polled_at_us, is_active) rows, in file order."""
+    connection.executemany("INSERT INTO temp.staged_polls VALUES (?, ?, ?, ?)", rows)
+
+
+def merge_staged_polls(connection):
+    """Insert the staged polls that are new; the first row of a (store, instant) pair wins.
+
+    Returns the number inserted and the staged rows, as (line_number, store_pk,
+    polled_at_us, staged is_active, stored is_active), that disagree with the
+    stored poll.
+    """
+    before = connection.total_changes
+    connection.execute(
+        """
+        INSERT INTO polls (store_pk, polled_at_us, is_active)
+        SELECT store_pk, polled_at_us, is_active FROM temp.staged_polls WHERE true
+        ORDER BY rowid
+        ON CONFLICT (store_pk, polled_at_us) DO NOTHING
+        """
+    )
+    inserted = connection.total_changes - before
+    conflicts = connection.execute(
+        """
+        SELECT s.line_number, s.store_pk, s.polled_at_us, s.is_active, p.is_active
+        FROM temp.staged_polls AS s
+        JOIN polls AS p ON p.store_pk = s.store_pk AND p.polled_at_us = s.polled_at_us
+        WHERE p.is_active != s.is_active
+        ORDER BY s.line_number
+        """
+    ).fetchall()
+    connection.execute("DROP TABLE temp.staged_polls")
+    return inserted, conflicts
+
+
+def poll_summary(connection):
+    """Return (poll count, first poll instant, last poll instant)."""
+    return connection.execute("SELECT count(*), min(polled_at_us), max(polled_at_us) FROM polls").fetchone()
+
+
+# Reports --------------------------------------------------------------------
+
+REPORT_COLUMNS = (
+    "report_id, status, pivot_us, options, created_at_us, started_at_us, finished_at_us, "
+    "stores_done, stores_total, row_count, error, owner"
+)
+
+
+@dataclass
+class ReportRecord:
+    """One row of the reports table."""
+
+    report_id: str
+    status: str
+    pivot_us: int
+    options: dict
+    created_at_us: int
+    started_at_us: int | None
+    finished_at_us: int | None
+    stores_done: int
+    stores_total: int
+    row_count: int | None
+    error: str | None
+    owner: str | None
+
+
+def _report_from_row(row):
+    fields = list(row)
+    fields[3] = json.loads(fields[3])
+    return ReportRecord(*fields)
+
+
+def insert_report(connection, report_id, pivot_us, options, owner):
+    connection.execute(
+        """
+        INSERT INTO reports (report_id, status, pivot_us, options, created_at_us, owner)
+        VALUES (?, 'queued', ?, ?, ?, ?)
+        """,
+        (report_id, pivot_us, json.dumps(options, sort_keys=True), now_us(), owner),
+    )
+
+
+def get_report(connection, report_id):
+    row = connection.execute(f"SELECT {REPORT_COLUMNS} FROM reports WHERE report_id = ?", (report_id,)).fetchone()
+    return _report_from_row(row) if row else None
+
+
+def recent_reports(connection, limit=20):
+    rows = connection.execute(
+        f"SELECT {REPORT_COLUMNS} FROM reports ORDER BY created_at_us DESC LIMIT ?", (limit,)
+    )
+    return [_report_from_row(row) for row in rows]
+
+
+def unfinished_reports(connection):
+    rows = connection.execute(f"SELECT {REPORT_COLUMNS} FROM reports WHERE status IN ('queued', 'running')")
+    return [_report_from_row(row) for row in rows]
+
+
+def mark_report_running(connection, report_id, stores_total):
+    connection.execute(
+        "UPDATE reports SET status = 'running', started_at_us = ?, stores_total = ? WHERE report_id = ?",
+        (now_us(), stores_total, report_id),
+    )
+
+
+def update_report_progress(connection, report_id, stores_done):
+    connection.execute("UPDATE reports SET stores_done = ? WHERE report_id = ?", (stores_done, report_id))
+
+
+def mark_report_complete(connection, report_id, row_count):
+    connection.execute(
+        """
+        UPDATE reports SET status = 'complete', finished_at_us = ?, row_count = ?, stores_done = stores_total
+        WHERE report_id = ?
+        """,
+        (now_us(), row_count, report_id),
+    )
+
+
+def mark_report_failed(connection, report_id, error):
+    connection.execute(
+        "UPDATE reports SET status = 'failed', finished_at_us = ?, error = ? WHERE report_id = ?",
+        (now_us(), error, report_id),
+    )
+
+
+# Imports --------------------------------------------------------------------
+
+
+def record_import(connection, summary, started_at_us, rejects_path):
+    connection.execute(
+        """
+        INSERT INTO imports (file_path, file_kind, started_at_us, finished_at_us, rows_read,
+                             rows_inserted, rows_duplicate, rows_rejected, rejects_path)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        (
+            summary.path,
+            summary.kind,
+            started_at_us,
+            now_us(),
+            summary.rows_read,
+            summary.rows_inserted,
+            summary.rows_duplicate,
+            summary.rows_rejected,
+            rejects_path,
+        ),
+    )
+
+
+def last_import(connection):
+    """Return (finished_at_us, files, rejected rows) of the newest import run, or None."""
+    row = connection.execute(
+        """
+        SELECT max(finished_at_us), count(*), sum(rows_rejected) FROM imports
+        WHERE started_at_us >= (SELECT max(started_at_us) - 1000000 FROM imports)
+        """
+    ).fetchone()
+    return row if row and row[0] is not None else None
+
+
+def data_summary(connection):
+    """Return counts for the home page: stores, polls, first/last poll, stores without timezone or hours."""
+    stores = count_stores(connection)
+    polls, first_poll, last_poll = poll_summary(connection)
+    without_timezone = connection.execute("SELECT count(*) FROM stores WHERE timezone IS NULL").fetchone()[0]
+    without_hours = connection.execute(
+        "SELECT count(*) FROM stores WHERE store_pk NOT IN (SELECT store_pk FROM business_hours)"
+    ).fetchone()[0]
+    return {
+        "stores": stores,
+        "polls": polls,
+        "first_poll_us": first_poll,
+        "last_poll_us": last_poll,
+        "stores_without_timezone": without_timezone,
+        "stores_without_hours": without_hours,
+    }
