@@ -1,5 +1,6 @@
 """The HTTP API: trigger a report and fetch its status or CSV."""
 
+import csv
 import json
 import logging
 import sqlite3
@@ -113,18 +114,26 @@ def status_payload(record):
 
 @bp.route("/get_report", methods=["GET"])
 def get_report():
-    """Return a report: its JSON status while running or failed, its CSV (or JSON) when complete."""
+    """Return a report: its JSON status while running or failed, its CSV (or JSON) when complete.
+
+    ``part=incidents`` selects the downtime episodes instead of the store rows,
+    and ``format=csv`` or ``format=json`` overrides the Accept header.
+    """
     record = load_report(request.args.get("report_id"))
     if record.status != "complete":
         return jsonify(status_payload(record))
 
-    path = report_path(current_app.config["REPORTS_DIR"], record.report_id)
-    if not path.exists():
-        raise ApiError(410, f'the CSV of report "{record.report_id}" is missing from the reports folder; trigger the report again')
-
+    part = (request.args.get("part") or "rows").strip().lower()
+    if part not in ("rows", "incidents"):
+        raise ApiError(400, f'part "{part}" is unknown; use rows (the default) or incidents')
     response_format = (request.args.get("format") or "").strip().lower()
     if response_format not in ("", "csv", "json"):
         raise ApiError(400, f'format "{response_format}" is unknown; use csv or json')
+
+    path = report_path(current_app.config["REPORTS_DIR"], record.report_id, "incidents" if part == "incidents" else "report")
+    if not path.exists():
+        raise ApiError(410, f'the CSV of report "{record.report_id}" is missing from the reports folder; trigger the report again')
+
     if response_format == "json":
         return _rows_as_json(record, path)
     if response_format == "" and prefers_json():
@@ -133,20 +142,29 @@ def get_report():
             report_id=record.report_id,
             rows=record.row_count,
             pivot=format_instant(record.pivot_us),
+            options=record.options,
             download_url=url_for("api.get_report", report_id=record.report_id, format="csv", _external=True),
+            incidents_url=url_for(
+                "api.get_report", report_id=record.report_id, part="incidents", format="csv", _external=True
+            ),
         )
 
-    response = send_file(path, mimetype="text/csv", as_attachment=True, download_name=f"report-{record.report_id}.csv")
+    response = send_file(path, mimetype="text/csv", as_attachment=True, download_name=path.name)
     response.headers["X-Report-Status"] = "Complete"
     return response
 
 
 def _rows_as_json(record, path):
-    import csv
-
+    """Return a complete report's CSV rows as JSON objects keyed by column name."""
     with open(path, encoding="utf-8", newline="") as report_file:
         rows = list(csv.DictReader(report_file))
-    payload = {"status": "Complete", "report_id": record.report_id, "pivot": format_instant(record.pivot_us), "rows": rows}
+    payload = {
+        "status": "Complete",
+        "report_id": record.report_id,
+        "pivot": format_instant(record.pivot_us),
+        "options": record.options,
+        "rows": rows,
+    }
     return Response(json.dumps(payload), mimetype="application/json", headers={"X-Report-Status": "Complete"})
 
 

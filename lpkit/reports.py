@@ -10,6 +10,7 @@ import numpy as np
 
 from lpkit import repository
 from lpkit.localtime import ZoneClock
+from lpkit.parsing import format_instant, us_to_datetime
 from lpkit.uptime import (
     HOUR_US,
     WINDOW_MODES,
@@ -44,6 +45,9 @@ EXTENDED_HEADER = STANDARD_HEADER + [
     "uptime_percent_last_week",
 ]
 COLUMN_SETS = ("standard", "extended")
+INCIDENTS_HEADER = ["store_id", "start_utc", "end_utc", "start_local", "end_local", "timezone", "duration_minutes"]
+# Downtime episodes are listed for the last-week window.
+INCIDENTS_WINDOW = 2
 
 # Units of the hour, day and week columns, in half microseconds.
 _MINUTE_HALF_US = 2 * 60_000_000
@@ -100,9 +104,13 @@ class ReportBuilder:
         self._clocks = {}
         self._windows = {}
         self._plans = {}
+        self.incidents = []
 
     def rows(self, progress=None):
         """Return the report rows sorted by store id; ``progress(done, total)`` is called per batch.
+
+        Afterwards ``incidents`` holds the downtime episodes of the last-week
+        window, sorted by store id and start.
 
         The whole computation reads inside one transaction, so an import that
         commits meanwhile is either wholly visible or not at all.
@@ -123,6 +131,7 @@ class ReportBuilder:
         finally:
             connection.execute("COMMIT")
         rows.sort(key=lambda row: row[0])
+        self.incidents.sort(key=lambda incident: (incident[0], incident[1]))
         return rows
 
     def _clock(self, zone_name):
@@ -152,8 +161,27 @@ class ReportBuilder:
         hours_by_store = repository.business_hours_for(self.connection, [store.store_pk for store in stores])
         plans = [self.plan(store, hours_by_store.get(store.store_pk, ())) for store in stores]
         slots, instants, active = self._batch_polls(stores, plans)
-        totals = compute_totals(plans, slots, instants, active, self.pivot_us)
+        totals, episodes = compute_totals(plans, slots, instants, active, self.pivot_us, episodes_window=INCIDENTS_WINDOW)
+        self._collect_incidents(stores, episodes)
         return [self._format_row(store.store_id, totals, slot) for slot, store in enumerate(stores)]
+
+    def _collect_incidents(self, stores, episodes):
+        for slot, start, end in zip(episodes.slots.tolist(), episodes.start_half_us.tolist(), episodes.end_half_us.tolist()):
+            store = stores[slot]
+            zone = self._clock(store.timezone).zone
+            # NOTE: an episode can start or end on a half microsecond; the
+            # timestamps drop that half, while the duration keeps it.
+            self.incidents.append(
+                [
+                    store.store_id,
+                    format_instant(start // 2),
+                    format_instant(end // 2),
+                    us_to_datetime(start // 2).astimezone(zone).isoformat(timespec="microseconds"),
+                    us_to_datetime(end // 2).astimezone(zone).isoformat(timespec="microseconds"),
+                    store.timezone,
+                    round_half_up(end - start, _MINUTE_HALF_US),
+                ]
+            )
 
     def _batch_polls(self, stores, plans):
         """Fetch the batch's polls in sub-batches of stores that share a time zone."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from lpkit import db, repository
 from lpkit.parsing import format_instant
-from lpkit.reports import BatchSizes, ReportBuilder, ReportOptions, write_csv
+from lpkit.reports import INCIDENTS_HEADER, BatchSizes, ReportBuilder, ReportOptions, write_csv
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +19,10 @@ PROGRESS_INTERVAL_S = 0.2
 RESTART_ERROR = "The report was interrupted by a restart of lpkit; trigger it again."
 
 
-def report_path(reports_dir, report_id):
-    return Path(reports_dir) / f"report-{report_id}.csv"
+def report_path(reports_dir, report_id, part="report"):
+    """Return the CSV path of a report, or of its incidents with ``part="incidents"``."""
+    suffix = "-incidents" if part == "incidents" else ""
+    return Path(reports_dir) / f"report-{report_id}{suffix}.csv"
 
 
 def process_owner():
@@ -66,6 +68,7 @@ def run_report(connection, report_id, reports_dir, batch_sizes, progress=None):
         builder = ReportBuilder(connection, record.pivot_us, options, batch_sizes)
         rows = builder.rows(record_progress)
         Path(reports_dir).mkdir(parents=True, exist_ok=True)
+        write_csv(report_path(reports_dir, report_id, "incidents"), INCIDENTS_HEADER, builder.incidents)
         write_csv(report_path(reports_dir, report_id), options.header, rows)
         repository.mark_report_complete(connection, report_id, len(rows))
         log.info("report %s complete: %d rows in %.2f s", report_id, len(rows), time.monotonic() - started)
@@ -109,6 +112,7 @@ class ReportRunner:
             if record.owner == self.owner or owner_is_alive(record.owner):
                 continue
             repository.mark_report_failed(connection, record.report_id, RESTART_ERROR)
-            partial = report_path(self.reports_dir, record.report_id).with_suffix(".csv.partial")
-            partial.unlink(missing_ok=True)
+            for part in ("report", "incidents"):
+                partial = report_path(self.reports_dir, record.report_id, part)
+                partial.with_name(partial.name + ".partial").unlink(missing_ok=True)
             log.warning("report %s was interrupted by a restart; marked failed", record.report_id)

@@ -232,6 +232,19 @@ def store_spans(clock, hours, polls, pivot_us, windows, onboarded_at_us=None):
     return spans_by_window
 
 
+def downtime_episodes(spans):
+    """Join a window's touching down spans into episodes, as (start, end) pairs."""
+    episodes = []
+    for span in sorted(spans, key=lambda span: span.start_us):
+        if span.state != "down":
+            continue
+        if episodes and episodes[-1][1] == span.start_us:
+            episodes[-1] = (episodes[-1][0], span.end_us)
+        else:
+            episodes.append((span.start_us, span.end_us))
+    return episodes
+
+
 @dataclass
 class StorePlan:
     """The business intervals and segments of one store for one report."""
@@ -243,7 +256,7 @@ class StorePlan:
 
 @dataclass
 class WindowTotals:
-    """Per store (rows) and window (columns): business, up and down time in microseconds.
+    """Per store (rows) and window (columns): business, up and down time.
 
     Up and down time may end on a half microsecond, so they are kept as
     integer half microseconds (``*_half_us``).
@@ -254,13 +267,85 @@ class WindowTotals:
     down_half_us: np.ndarray
 
 
-def compute_totals(plans, poll_slots, poll_instants_us, poll_active, pivot_us, window_count=3):
+@dataclass
+class DowntimeEpisodes:
+    """Maximal stretches of down business time: store slot, start and end in half microseconds."""
+
+    slots: np.ndarray
+    start_half_us: np.ndarray
+    end_half_us: np.ndarray
+
+
+class _SharedAxis:
+    """One time axis for a batch of stores, in half microseconds.
+
+    Store slot i owns the positions [i * stretch, (i + 1) * stretch), so one
+    sorted search serves the whole batch, and a midpoint of two positions is
+    always an integer.
+    """
+
+    def __init__(self, plans, pivot_us):
+        earliest = min((segment.start_us for plan in plans for segment in plan.segments), default=pivot_us)
+        self.origin_us = min(earliest - 2 * HOUR_US, pivot_us)
+        self.pivot_us = pivot_us
+        self.stretch = 2 * (pivot_us + 2 * HOUR_US - self.origin_us)
+        if self.stretch * len(plans) >= 2**62:
+            raise ValueError("the store batch spans too long a time for 64-bit positions; use a smaller batch size")
+
+    def position(self, slots, instants_us):
+        return slots * self.stretch + 2 * (instants_us - self.origin_us)
+
+    def instant_half_us(self, slots, positions):
+        return positions - slots * self.stretch + 2 * self.origin_us
+
+    def covers(self, instants_us):
+        """Return which instants fit on the axis: from its origin up to the pivot."""
+        return (instants_us >= self.origin_us) & (instants_us <= self.pivot_us)
+
+
+class _BusinessTime:
+    """The batch's business intervals on the shared axis."""
+
+    def __init__(self, axis, plans):
+        slots, starts, ends = _flatten_intervals(plans)
+        self.starts = axis.position(slots, starts)
+        self.ends = axis.position(slots, ends)
+        lengths = self.ends - self.starts
+        self.before = np.cumsum(lengths) - lengths
+
+    def until(self, positions):
+        """Return the business time on the axis before each position."""
+        if len(self.starts) == 0:
+            return np.zeros_like(positions)
+        index = np.searchsorted(self.starts, positions, side="right") - 1
+        safe = np.maximum(index, 0)
+        inside = np.minimum(positions, self.ends[safe]) - self.starts[safe]
+        return np.where(index >= 0, self.before[safe] + inside, 0)
+
+    def pieces(self, begins, ends):
+        """Cut each [begin, end) into its parts inside business intervals.
+
+        Returns the index of the input each piece comes from, and the pieces'
+        bounds, in axis order for sorted inputs.
+        """
+        first = np.searchsorted(self.ends, begins, side="right")
+        last = np.searchsorted(self.starts, ends, side="left")
+        counts = np.maximum(last - first, 0)
+        source = np.repeat(np.arange(len(begins)), counts)
+        interval = first[source] + np.arange(int(counts.sum())) - (np.cumsum(counts) - counts)[source]
+        piece_begins = np.maximum(begins[source], self.starts[interval])
+        piece_ends = np.minimum(ends[source], self.ends[interval])
+        nonempty = piece_begins < piece_ends
+        return source[nonempty], piece_begins[nonempty], piece_ends[nonempty]
+
+
+def compute_totals(plans, poll_slots, poll_instants_us, poll_active, pivot_us, window_count=3, episodes_window=None):
     """Sum up and down business time per store and window over a batch of stores.
 
     ``plans[i]`` is the plan of the store in slot i. The poll arrays hold the
     batch's polls: the slot of their store, the instant, and 1 for active.
-    Every store gets its own stretch of one shared time axis, so one sorted
-    search serves the whole batch.
+    With ``episodes_window`` set, also returns the downtime episodes of that
+    window; otherwise the episodes are None.
     """
     store_count = len(plans)
     totals = WindowTotals(
@@ -268,67 +353,36 @@ def compute_totals(plans, poll_slots, poll_instants_us, poll_active, pivot_us, w
         up_half_us=np.zeros((store_count, window_count), dtype=np.int64),
         down_half_us=np.zeros((store_count, window_count), dtype=np.int64),
     )
-    if store_count == 0:
-        return totals
-
-    origin_us = min(
-        (segment.start_us for plan in plans for segment in plan.segments),
-        default=pivot_us,
-    ) - 2 * HOUR_US
-    origin_us = min(origin_us, pivot_us)
-    # Axis positions are half microseconds, so every midpoint is an integer.
-    stretch = 2 * (pivot_us + 2 * HOUR_US - origin_us)
-    if stretch * store_count >= 2**62:
-        raise ValueError("the store batch spans too long a time for 64-bit positions; use a smaller batch size")
-
-    def to_axis(slots, instants_us):
-        return slots * stretch + 2 * (instants_us - origin_us)
-
-    # Polls outside [origin, pivot] would land on a neighbouring store's stretch.
-    kept = (poll_instants_us >= origin_us) & (poll_instants_us <= pivot_us)
-    poll_slots, poll_instants_us, poll_active = poll_slots[kept], poll_instants_us[kept], poll_active[kept]
-
-    # Business intervals on the shared axis, with the business time before each.
-    interval_slots, interval_starts, interval_ends = _flatten_intervals(plans)
-    axis_starts = to_axis(interval_slots, interval_starts)
-    axis_ends = to_axis(interval_slots, interval_ends)
-    lengths = axis_ends - axis_starts
-    business_before = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(lengths) else lengths
-
-    def business_time_until(positions):
-        """Business time on the axis before each position, in half microseconds."""
-        if len(axis_starts) == 0:
-            return np.zeros_like(positions)
-        index = np.searchsorted(axis_starts, positions, side="right") - 1
-        safe = np.maximum(index, 0)
-        inside = np.minimum(positions, axis_ends[safe]) - axis_starts[safe]
-        return np.where(index >= 0, business_before[safe] + inside, 0)
-
-    # Segments on the shared axis.
-    segment_slot, segment_window, segment_fields = _flatten_segments(plans)
+    empty = np.zeros(0, dtype=np.int64)
+    episodes = DowntimeEpisodes(empty, empty, empty) if episodes_window is not None else None
+    segment_slot, segment_window, (start_us, end_us, first_us, last_us) = _flatten_segments(plans)
     if len(segment_slot) == 0:
-        return totals
-    start_us, end_us, first_us, last_us = segment_fields
-    seg_start = to_axis(segment_slot, start_us)
-    seg_end = to_axis(segment_slot, end_us)
-    seg_business = business_time_until(seg_end) - business_time_until(seg_start)
+        return totals, episodes
+
+    axis = _SharedAxis(plans, pivot_us)
+    business = _BusinessTime(axis, plans)
+    seg_start = axis.position(segment_slot, start_us)
+    seg_end = axis.position(segment_slot, end_us)
+    seg_business = business.until(seg_end) - business.until(seg_start)
     np.add.at(totals.business_us, (segment_slot, segment_window), seg_business // 2)
 
     # The polls of each segment are one run of the sorted poll axis.
-    order = np.lexsort((poll_instants_us, poll_slots))
-    polls = to_axis(poll_slots[order], poll_instants_us[order])
-    active = poll_active[order].astype(np.int64)
-    poll_from = np.searchsorted(polls, to_axis(segment_slot, first_us - HOUR_US), side="left")
-    poll_to = np.searchsorted(polls, to_axis(segment_slot, np.minimum(last_us + HOUR_US, pivot_us + 1)), side="left")
+    kept = axis.covers(poll_instants_us)
+    order = np.lexsort((poll_instants_us[kept], poll_slots[kept]))
+    polls = axis.position(poll_slots[kept][order], poll_instants_us[kept][order])
+    active = poll_active[kept][order].astype(np.int64)
+    poll_from = np.searchsorted(polls, axis.position(segment_slot, first_us - HOUR_US), side="left")
+    poll_to = np.searchsorted(
+        polls, axis.position(segment_slot, np.minimum(last_us + HOUR_US, pivot_us + 1)), side="left"
+    )
     counts = np.maximum(poll_to - poll_from, 0)
     pair_count = int(counts.sum())
     if pair_count == 0:
-        return totals
+        return totals, episodes
 
-    # One entry per (segment, poll) pair.
+    # One entry per (segment, poll) pair: the stretch of the segment the poll decides.
     pair_segment = np.repeat(np.arange(len(counts)), counts)
-    run_start = np.cumsum(counts) - counts
-    offset_in_run = np.arange(pair_count) - run_start[pair_segment]
+    offset_in_run = np.arange(pair_count) - (np.cumsum(counts) - counts)[pair_segment]
     pair_poll = poll_from[pair_segment] + offset_in_run
     is_first = offset_in_run == 0
     is_last = offset_in_run == counts[pair_segment] - 1
@@ -336,22 +390,43 @@ def compute_totals(plans, poll_slots, poll_instants_us, poll_active, pivot_us, w
     instant = polls[pair_poll]
     previous = polls[np.maximum(pair_poll - 1, 0)]
     following = polls[np.minimum(pair_poll + 1, len(polls) - 1)]
-    pivot_on_axis = to_axis(segment_slot[pair_segment], pivot_us)
+    pivot_position = axis.position(segment_slot[pair_segment], pivot_us)
     low = seg_start[pair_segment]
     high = seg_end[pair_segment]
+    begins = np.clip(np.where(is_first, low, (previous + instant) // 2), low, high)
+    ends = np.clip(np.where(is_last, (instant + pivot_position) // 2, (instant + following) // 2), low, high)
 
-    begins = np.where(is_first, low, (previous + instant) // 2)
-    ends = np.where(is_last, (instant + pivot_on_axis) // 2, (instant + following) // 2)
-    begins = np.clip(begins, low, high)
-    ends = np.clip(ends, low, high)
-    covered = business_time_until(ends) - business_time_until(begins)
-    up = covered * active[pair_poll]
-    down = covered - up
-
+    covered = business.until(ends) - business.until(begins)
+    pair_active = active[pair_poll]
+    up = covered * pair_active
     targets = (segment_slot[pair_segment], segment_window[pair_segment])
     np.add.at(totals.up_half_us, targets, up)
-    np.add.at(totals.down_half_us, targets, down)
-    return totals
+    np.add.at(totals.down_half_us, targets, covered - up)
+
+    if episodes_window is not None:
+        down = (pair_active == 0) & (segment_window[pair_segment] == episodes_window) & (ends > begins)
+        episodes = _merge_episodes(axis, business, segment_slot[pair_segment][down], begins[down], ends[down])
+    return totals, episodes
+
+
+def _merge_episodes(axis, business, slots, begins, ends):
+    """Join down business time that touches, across polls and midnights, into episodes."""
+    source, piece_begins, piece_ends = business.pieces(begins, ends)
+    order = np.argsort(piece_begins, kind="stable")
+    source, piece_begins, piece_ends = source[order], piece_begins[order], piece_ends[order]
+    if len(piece_begins) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return DowntimeEpisodes(empty, empty, empty)
+
+    starts_episode = np.ones(len(piece_begins), dtype=bool)
+    starts_episode[1:] = piece_begins[1:] > piece_ends[:-1]
+    first_piece = np.flatnonzero(starts_episode)
+    episode_slots = slots[source[first_piece]]
+    return DowntimeEpisodes(
+        slots=episode_slots,
+        start_half_us=axis.instant_half_us(episode_slots, piece_begins[first_piece]),
+        end_half_us=axis.instant_half_us(episode_slots, np.maximum.reduceat(piece_ends, first_piece)),
+    )
 
 
 def _flatten_intervals(plans):
