@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from flask.cli import with_appcontext
 
 from lpkit import db, importer, repository
 from lpkit.parsing import format_instant, parse_pivot_us
@@ -78,6 +79,7 @@ def run_import(paths, strict=False):
 
 
 @click.command("import-data")
+@with_appcontext
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--strict", is_flag=True, help="Stop at the first rejected row and leave the database unchanged.")
 def import_data_command(paths, strict):
@@ -86,6 +88,7 @@ def import_data_command(paths, strict):
 
 
 @click.command("report")
+@with_appcontext
 @click.option("--pivot", help="Compute as of this instant: ISO 8601 (UTC unless an offset is given), epoch milliseconds, or now. Default: the newest poll.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the CSV here as well as to the reports folder.")
 @click.option("--window", type=click.Choice(WINDOW_MODES), default="calendar", show_default=True, help="calendar: last clock hour, yesterday, last Monday-Sunday week; rolling: the 1, 24 and 168 hours before the pivot.")
@@ -133,6 +136,7 @@ def report_command(pivot, output, window, columns):
 
 
 @click.command("sample-data")
+@with_appcontext
 @click.option("--output", type=click.Path(file_okay=False), help="Folder for the generated CSV files. Default: instance/sample-data.")
 @click.option("--stores", default=300, show_default=True, help="Number of stores.")
 @click.option("--days", default=9, show_default=True, help="Days of polls before the newest one.")
