@@ -3,6 +3,7 @@
 import logging
 import os
 import secrets
+import sqlite3
 from pathlib import Path
 
 from flask import Flask
@@ -30,15 +31,57 @@ def _int_setting(name, default):
 
 
 def _secret_key(instance_path):
-    """Return the secret key from LPKIT_SECRET_KEY, or one generated once and kept under instance/."""
+    """Return the secret key from LPKIT_SECRET_KEY, or one generated once and kept under instance/.
+
+    The key file is written under a temporary name and linked into place, so
+    processes that start together (server workers) all read the same
+    complete key, and it is never readable by other users.
+    """
     from_environment = os.environ.get("LPKIT_SECRET_KEY")
     if from_environment:
         return from_environment
     key_file = Path(instance_path) / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_hex(32), encoding="ascii")
-        key_file.chmod(0o600)
+        candidate = key_file.with_name(f"secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as output:
+            output.write(secrets.token_hex(32))
+        try:
+            os.link(candidate, key_file)
+        except FileExistsError:
+            pass  # Another process created it first; everyone uses that one.
+        finally:
+            candidate.unlink()
     return key_file.read_text(encoding="ascii").strip()
+
+
+def _make_folder(path, purpose, parent=False):
+    """Create a folder lpkit writes to; log, instead of failing start-up, when that is impossible.
+
+    The server still starts, so the API can answer with the same error for
+    each request, and the commands can print it.
+    """
+    folder = Path(path).parent if parent else Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        log.error("cannot create the %s folder %s: %s; create it or set the path to a writable folder", purpose, folder, error.strerror)
+
+
+def _recover_interrupted_reports(database, runner):
+    """Mark failed the reports whose process died; log, instead of failing start-up, when the database cannot be read."""
+    try:
+        connection = db.connect(database)
+    except sqlite3.Error as error:
+        log.error("cannot open the database %s (%s); interrupted reports were not checked", database, error)
+        return
+    try:
+        if "reports" in db.existing_tables(connection):
+            runner.fail_interrupted(connection)
+    except sqlite3.Error as error:
+        log.error("cannot check the database %s for interrupted reports: %s", database, error)
+    finally:
+        connection.close()
 
 
 def create_app(test_config=None):
@@ -57,8 +100,8 @@ def create_app(test_config=None):
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
 
-    Path(app.config["DATABASE"]).parent.mkdir(parents=True, exist_ok=True)
-    Path(app.config["REPORTS_DIR"]).mkdir(parents=True, exist_ok=True)
+    _make_folder(app.config["DATABASE"], "database", parent=True)
+    _make_folder(app.config["REPORTS_DIR"], "reports")
     db.init_app(app)
 
     runner = ReportRunner(
@@ -69,12 +112,7 @@ def create_app(test_config=None):
     )
     app.extensions["lpkit.runner"] = runner
 
-    connection = db.connect(app.config["DATABASE"])
-    try:
-        if "reports" in db.existing_tables(connection):
-            runner.fail_interrupted(connection)
-    finally:
-        connection.close()
+    _recover_interrupted_reports(app.config["DATABASE"], runner)
 
     from lpkit import api, cli, pages
 

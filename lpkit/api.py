@@ -86,9 +86,12 @@ def load_report(report_id):
     report_id = report_id.strip()
     if len(report_id) > MAX_REPORT_ID_CHARS:
         raise ApiError(404, f"report_id is {len(report_id)} characters long; no report has such an id")
-    record = repository.get_report(db.get_db(), report_id)
+    connection = db.get_db()
+    record = repository.get_report(connection, report_id)
     if record is None:
         raise ApiError(404, f'report "{report_id}" was not found; trigger one with POST /trigger_report')
+    if current_app.extensions["lpkit.runner"].fail_if_orphaned(connection, record):
+        record = repository.get_report(connection, report_id)
     return record
 
 
@@ -190,8 +193,12 @@ def _http_error(error):
 @bp.app_errorhandler(sqlite3.OperationalError)
 def _database_error(error):
     log.error("database error on %s: %s", request.path, error)
-    if "no such table" in str(error):
+    text = str(error)
+    if "no such table" in text:
         message = "the database has no lpkit tables yet; run: flask --app lpkit init-db"
+    elif any(problem in text for problem in ("disk is full", "readonly", "unable to open")):
+        database = current_app.config["DATABASE"]
+        message = f"the database {database} cannot be written ({text}); free disk space or make its folder writable"
     else:
         message = f"the database failed: {error}; try again, and check the server log if it persists"
     return jsonify(error=message), 503

@@ -1,6 +1,7 @@
 """Flask CLI commands: import-data, report and sample-data."""
 
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -38,10 +39,21 @@ def _print_summary(summary):
         click.echo(f"  warning: {warning}")
 
 
+def _database_failure(database, error):
+    return (
+        f"cannot write the database {database}: {error}; check that its folder is writable and has free space, "
+        "or set LPKIT_DATABASE to another path; the file being imported was rolled back"
+    )
+
+
 def run_import(paths, strict=False):
     """Import files with a progress bar and printed summaries; return the summaries."""
-    connection = _connect_with_schema()
-    rejects_dir = Path(current_app.config["DATABASE"]).parent
+    database = current_app.config["DATABASE"]
+    try:
+        connection = _connect_with_schema()
+    except sqlite3.Error as error:
+        raise click.ClickException(_database_failure(database, error)) from None
+    rejects_dir = Path(database).parent
     bars = {}
 
     def progress(path, done, total):
@@ -62,7 +74,17 @@ def run_import(paths, strict=False):
     except importer.ImportFailed as error:
         raise click.ClickException(str(error))
     except OSError as error:
-        raise click.ClickException(f"cannot import: {error.strerror} ({error.filename}); check the path and its permissions")
+        where = error.filename or rejects_dir
+        raise click.ClickException(
+            f"cannot import: {error.strerror or error} ({where}); check the path, its permissions and the free disk space"
+        ) from None
+    except sqlite3.Error as error:
+        raise click.ClickException(_database_failure(database, error)) from None
+    except KeyboardInterrupt:
+        raise click.ClickException(
+            "the import was interrupted: the file being imported was rolled back and the files before it are kept; "
+            "run the same command again to finish (rows imported already count as duplicates)"
+        ) from None
     finally:
         for bar in bars.values():
             if not bar.finished:

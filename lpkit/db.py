@@ -26,6 +26,14 @@ def connect(path):
     return connection
 
 
+def database_path(connection):
+    """Return the file path of a connection's main database."""
+    for _seq, name, path in connection.execute("PRAGMA database_list"):
+        if name == "main":
+            return path
+    raise ValueError("the connection has no main database")
+
+
 def get_db():
     """Return the request's connection, opening it on first use."""
     if "db" not in g:

@@ -3,6 +3,7 @@
 import logging
 import os
 import socket
+import sqlite3
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -25,16 +26,46 @@ def report_path(reports_dir, report_id, part="report"):
     return Path(reports_dir) / f"report-{report_id}{suffix}.csv"
 
 
-def process_owner():
-    """Return this process's identity as recorded with the reports it runs."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+def _process_start(pid):
+    """Return when a process started, as "ticks-since-boot@boot-id", or None when it is gone.
+
+    A zombie (killed but not yet reaped) counts as gone. Recording the start
+    time with the pid keeps a later, unrelated process that reuses the pid (in
+    this boot or after a reboot) from passing for the report's owner.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        boot_id = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    # The command name in parentheses may contain spaces, so split after its closing bracket.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    state, start_ticks = fields[0], fields[19]
+    if state in ("Z", "X"):
+        return None
+    return f"{start_ticks}@{boot_id[:8]}"
+
+
+def process_owner(pid=None):
+    """Return a process's identity as recorded with the reports it runs: "host:pid:start".
+
+    Without /proc (not Linux) the identity is "host:pid", checked by pid alone.
+    """
+    pid = os.getpid() if pid is None else pid
+    start = _process_start(pid)
+    if start is None:
+        return f"{socket.gethostname()}:{pid}"
+    return f"{socket.gethostname()}:{pid}:{start}"
 
 
 def owner_is_alive(owner):
-    """Return whether the process named "host:pid" is still running on this host."""
-    host, _, pid = (owner or "").rpartition(":")
+    """Return whether the process named by an owner string still runs on this host."""
+    host, _, rest = (owner or "").partition(":")
+    pid, _, start = rest.partition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return False
+    if start:
+        return _process_start(int(pid)) == start
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -44,12 +75,41 @@ def owner_is_alive(owner):
     return True
 
 
+def _remove_report_files(reports_dir, report_id):
+    """Remove the CSV files, complete or partial, that a failed report left behind."""
+    for part in ("report", "incidents"):
+        path = report_path(reports_dir, report_id, part)
+        path.with_name(path.name + ".partial").unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+
+
+def failure_message(error, reports_dir):
+    """Return the error recorded with a failed report: what failed, on which path, and what to do."""
+    if isinstance(error, OSError):
+        where = error.filename or reports_dir
+        return (
+            f"The report failed: cannot write {where}: {error.strerror or error}; "
+            "free disk space or make the reports folder writable, then trigger the report again."
+        )
+    if isinstance(error, sqlite3.Error):
+        return f"The report failed: the database failed ({error}); check the server log, then trigger the report again."
+    return f"The report failed: {error}"
+
+
 def run_report(connection, report_id, reports_dir, batch_sizes, progress=None):
-    """Compute a recorded report, write its CSV and mark it complete; on failure mark it failed."""
+    """Compute a recorded report, write its CSV and mark it complete; on failure mark it failed.
+
+    The rows are read on a second connection inside one transaction, a
+    consistent snapshot, while status and progress are written on
+    ``connection`` outside it: progress is visible at once, and the report
+    holds no write lock that would stall triggers and imports.
+    """
     record = repository.get_report(connection, report_id)
     options = ReportOptions.from_mapping(record.options)
     started = time.monotonic()
+    snapshot = None
     try:
+        snapshot = db.connect(db.database_path(connection))
         stores_total = repository.count_stores(connection)
         repository.mark_report_running(connection, report_id, stores_total)
         log.info("report %s started: pivot %s, %d stores", report_id, format_instant(record.pivot_us), stores_total)
@@ -65,7 +125,7 @@ def run_report(connection, report_id, reports_dir, batch_sizes, progress=None):
             if progress:
                 progress(done, total)
 
-        builder = ReportBuilder(connection, record.pivot_us, options, batch_sizes)
+        builder = ReportBuilder(snapshot, record.pivot_us, options, batch_sizes)
         rows = builder.rows(record_progress)
         Path(reports_dir).mkdir(parents=True, exist_ok=True)
         write_csv(report_path(reports_dir, report_id, "incidents"), INCIDENTS_HEADER, builder.incidents)
@@ -75,8 +135,12 @@ def run_report(connection, report_id, reports_dir, batch_sizes, progress=None):
         return rows
     except Exception as error:
         log.exception("report %s failed", report_id)
-        repository.mark_report_failed(connection, report_id, f"The report failed: {error}")
+        _remove_report_files(reports_dir, report_id)
+        repository.mark_report_failed(connection, report_id, failure_message(error, reports_dir))
         raise
+    finally:
+        if snapshot is not None:
+            snapshot.close()
 
 
 class ReportRunner:
@@ -98,7 +162,12 @@ class ReportRunner:
         return report_id
 
     def _run(self, report_id):
-        connection = db.connect(self.database)
+        try:
+            connection = db.connect(self.database)
+        except sqlite3.Error:
+            # NOTE: the report stays queued until this process restarts, because its status cannot be written.
+            log.exception("report %s cannot start: the database %s cannot be opened", report_id, self.database)
+            return
         try:
             run_report(connection, report_id, self.reports_dir, self.batch_sizes)
         except Exception:
@@ -109,10 +178,15 @@ class ReportRunner:
     def fail_interrupted(self, connection):
         """Mark as failed the queued or running reports whose process is gone."""
         for record in repository.unfinished_reports(connection):
-            if record.owner == self.owner or owner_is_alive(record.owner):
-                continue
-            repository.mark_report_failed(connection, record.report_id, RESTART_ERROR)
-            for part in ("report", "incidents"):
-                partial = report_path(self.reports_dir, record.report_id, part)
-                partial.with_name(partial.name + ".partial").unlink(missing_ok=True)
-            log.warning("report %s was interrupted by a restart; marked failed", record.report_id)
+            self.fail_if_orphaned(connection, record)
+
+    def fail_if_orphaned(self, connection, record):
+        """Mark an unfinished report failed when no live process runs it; return whether it was marked."""
+        if record.status not in ("queued", "running"):
+            return False
+        if record.owner == self.owner or owner_is_alive(record.owner):
+            return False
+        repository.mark_report_failed(connection, record.report_id, RESTART_ERROR)
+        _remove_report_files(self.reports_dir, record.report_id)
+        log.warning("report %s was interrupted by a restart of its process %s; marked failed", record.report_id, record.owner)
+        return True
