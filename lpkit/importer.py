@@ -5,13 +5,17 @@ rejected with its file, line number and reason; rejected rows are written to
 a CSV beside the database. Only accepted rows name a store or change its data.
 """
 
+import codecs
 import csv
 import io
 import logging
 import os
 import time
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from lpkit import parsing, repository
 from lpkit.localtime import DEFAULT_TIMEZONE
@@ -171,7 +175,7 @@ def _open_csv(path):
     raw = open(path, "rb")
     try:
         size = os.fstat(raw.fileno()).st_size
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors=_DecodeErrorCounter.name, newline="")
         reader = csv.reader(text)
         try:
             header = next(reader)
@@ -199,10 +203,39 @@ def _detect_kind(path, header):
     raise ImportFailed(f'{path}: header "{shown}" matches no export; expected {_EXPECTED_HEADERS}')
 
 
+class _DecodeErrorCounter:
+    """A codec error handler that keeps invalid bytes as lone surrogates and counts them.
+
+    Rows decoded before the first invalid byte of a file need no check, which
+    saves a per-row scan on the usual, clean file.
+    """
+
+    name = "lpkit-count-surrogateescape"
+    count = 0
+
+    @classmethod
+    def handle(cls, error):
+        cls.count += 1
+        return codecs.lookup_error("surrogateescape")(error)
+
+
+codecs.register_error(_DecodeErrorCounter.name, _DecodeErrorCounter.handle)
+
+
+def _is_valid_utf8(fields):
+    """Return False when a field holds bytes that were not UTF-8 (decoded as lone surrogates)."""
+    try:
+        "".join(fields).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _records(csv_file, summary, rejects):
     """Yield (line_number, fields) of each data row; rows the CSV reader cannot parse are rejected."""
     reader = csv_file.reader
     width = max(csv_file.column_index.values()) + 1
+    decode_errors_before = _DecodeErrorCounter.count
     while True:
         line_number = reader.line_num + 1
         try:
@@ -217,7 +250,7 @@ def _records(csv_file, summary, rejects):
             continue
 
         summary.rows_read += 1
-        if any("\udc80" <= char <= "\udcff" for value in fields for char in value):
+        if _DecodeErrorCounter.count != decode_errors_before and not _is_valid_utf8(fields):
             reason = "the row is not valid UTF-8; save the file as UTF-8 and import it again"
             rejects.add(summary, Rejection(csv_file.path, line_number, reason, fields))
             continue
@@ -308,44 +341,109 @@ def _import_file(connection, path, rejects, progress):
 def _import_polls(connection, csv_file, summary, rejects, report_progress):
     column = csv_file.column_index
     id_column, status_column, time_column = column["store_id"], column["status"], column["timestamp"]
-    store_pks = {}
-    chunk = []
-    repository.create_staged_polls(connection)
-
-    def flush():
-        new_ids = {store_id for _, store_id, _, _ in chunk if store_id not in store_pks}
-        if new_ids:
-            store_pks.update(repository.ensure_stores(connection, new_ids))
-        repository.stage_polls(connection, ((line, store_pks[sid], ts, active) for line, sid, ts, active in chunk))
-        chunk.clear()
-        report_progress()
+    # Index of each store id in the file, keyed by the id's raw text, and the
+    # parsed statuses by raw text: both repeat on nearly every row.
+    store_index = {}
+    index_of_raw_id = {}
+    status_of_raw = {}
+    lines, stores, instants, actives = array("q"), array("q"), array("q"), array("b")
 
     for line_number, fields in _records(csv_file, summary, rejects):
+        raw_id, raw_status = fields[id_column], fields[status_column]
         try:
-            store_id = parsing.parse_store_id(fields[id_column])
-            active = parsing.parse_status(fields[status_column])
+            index = index_of_raw_id.get(raw_id)
+            if index is None:
+                index = store_index.setdefault(parsing.parse_store_id(raw_id), len(store_index))
+                index_of_raw_id[raw_id] = index
+            active = status_of_raw.get(raw_status)
+            if active is None:
+                active = status_of_raw[raw_status] = parsing.parse_status(raw_status)
             instant_us = parsing.parse_timestamp_us(fields[time_column])
         except ValueError as error:
             rejects.add(summary, Rejection(csv_file.path, line_number, str(error), fields))
             continue
-        chunk.append((line_number, store_id, instant_us, active))
-        if len(chunk) >= POLL_CHUNK_ROWS:
-            flush()
-    flush()
+        lines.append(line_number)
+        stores.append(index)
+        instants.append(instant_us)
+        actives.append(active)
+        if len(lines) % POLL_CHUNK_ROWS == 0:
+            report_progress()
+    report_progress()
 
-    staged = summary.rows_read - summary.rows_rejected
-    inserted, conflicts = repository.merge_staged_polls(connection)
+    store_ids = list(store_index)
+    store_pks = repository.ensure_stores(connection, store_ids)
+    pk_of_index = np.array([store_pks[store_id] for store_id in store_ids], dtype=np.int64)
+    new_polls = PollRows(
+        np.frombuffer(lines, dtype=np.int64),
+        pk_of_index[np.frombuffer(stores, dtype=np.int64)] if len(stores) else np.zeros(0, dtype=np.int64),
+        np.frombuffer(instants, dtype=np.int64),
+        np.frombuffer(actives, dtype=np.int8).astype(np.int64),
+    )
+    if len(new_polls.lines):
+        stored = repository.fetch_polls(connection, store_pks.values(), int(new_polls.instants.min()), int(new_polls.instants.max()))
+    else:
+        stored = (np.zeros(0, dtype=np.int64),) * 3
+    inserted, duplicates, conflicts = _merge_polls(new_polls, PollRows(np.zeros(len(stored[0]), dtype=np.int64), *stored))
+
+    repository.insert_polls(connection, inserted.store_pks, inserted.instants, inserted.actives)
+    summary.rows_inserted = len(inserted.lines)
+    summary.rows_duplicate = duplicates
+
     ids_by_pk = {pk: store_id for store_id, pk in store_pks.items()}
-    for line_number, store_pk, instant_us, staged_active, stored_active in conflicts:
+    for line_number, store_pk, instant_us, staged_active, kept_active in conflicts:
         status = "active" if staged_active else "inactive"
         reason = (
-            f'status "{status}" conflicts with the poll already imported for this store at this instant '
-            f'({"active" if stored_active else "inactive"}); the first one imported is kept'
+            f'status "{status}" conflicts with the poll imported first for this store at this instant '
+            f'({"active" if kept_active else "inactive"}); the first one is kept'
         )
-        fields = [ids_by_pk.get(store_pk, ""), status, parsing.format_instant(instant_us)]
+        fields = [ids_by_pk[store_pk], status, parsing.format_instant(instant_us)]
         rejects.add(summary, Rejection(csv_file.path, line_number, reason, fields))
-    summary.rows_inserted = inserted
-    summary.rows_duplicate = staged - inserted - len(conflicts)
+
+
+@dataclass
+class PollRows:
+    """Polls as parallel arrays; ``lines`` is 0 for polls already stored."""
+
+    lines: np.ndarray
+    store_pks: np.ndarray
+    instants: np.ndarray
+    actives: np.ndarray
+
+    def take(self, index):
+        return PollRows(self.lines[index], self.store_pks[index], self.instants[index], self.actives[index])
+
+
+def _merge_polls(new, stored):
+    """Split new polls into those to insert, duplicates and conflicts.
+
+    For each (store, instant) the stored poll wins, else the first line of the
+    file; a later row with the same status is a duplicate, one with another
+    status a conflict. Returns (PollRows to insert in key order, duplicate
+    count, conflicts as (line, store_pk, instant, status, kept status) sorted
+    by line).
+    """
+    both = PollRows(*(np.concatenate(pair) for pair in zip(vars(stored).values(), vars(new).values())))
+    is_new = np.concatenate((np.zeros(len(stored.lines), dtype=bool), np.ones(len(new.lines), dtype=bool)))
+    order = np.lexsort((both.lines, is_new, both.instants, both.store_pks))
+    both, is_new = both.take(order), is_new[order]
+
+    starts_group = np.ones(len(order), dtype=bool)
+    starts_group[1:] = (both.store_pks[1:] != both.store_pks[:-1]) | (both.instants[1:] != both.instants[:-1])
+    winner = np.maximum.accumulate(np.where(starts_group, np.arange(len(order)), 0))
+    disagrees = both.actives != both.actives[winner]
+
+    inserted = both.take(is_new & starts_group)
+    duplicates = int(np.count_nonzero(is_new & ~starts_group & ~disagrees))
+    conflicting = np.flatnonzero(is_new & ~starts_group & disagrees)
+    conflicting = conflicting[np.argsort(both.lines[conflicting], kind="stable")]
+    conflicts = zip(
+        both.lines[conflicting].tolist(),
+        both.store_pks[conflicting].tolist(),
+        both.instants[conflicting].tolist(),
+        both.actives[conflicting].tolist(),
+        both.actives[winner[conflicting]].tolist(),
+    )
+    return inserted, duplicates, list(conflicts)
 
 
 def _import_hours(connection, csv_file, summary, rejects, report_progress):

@@ -134,7 +134,10 @@ def replace_business_hours(connection, store_pk, hours):
 
 
 def latest_poll_us(connection):
-    return connection.execute("SELECT max(polled_at_us) FROM polls").fetchone()[0]
+    """Return the newest poll instant, or None; one index seek per store."""
+    return connection.execute(
+        "SELECT max((SELECT max(polled_at_us) FROM polls WHERE polls.store_pk = stores.store_pk)) FROM stores"
+    ).fetchone()[0]
 
 
 def fetch_polls(connection, store_pks, start_us, end_us):
@@ -165,58 +168,27 @@ def store_polls(connection, store_pk, start_us, end_us):
     ).fetchall()
 
 
-def create_staged_polls(connection):
-    connection.execute("DROP TABLE IF EXISTS temp.staged_polls")
-    connection.execute(
-        """
-        CREATE TEMP TABLE staged_polls (
-            line_number INTEGER NOT NULL,
-            store_pk INTEGER NOT NULL,
-            polled_at_us INTEGER NOT NULL,
-            is_active INTEGER NOT NULL
+# Rows converted to Python objects at a time; bounds the memory of large imports.
+INSERT_CHUNK_ROWS = 100_000
+
+
+def insert_polls(connection, store_pks, instants_us, actives):
+    """Insert new polls; the arrays should be sorted by store and instant, which keeps inserts fast."""
+    for start in range(0, len(store_pks), INSERT_CHUNK_ROWS):
+        chunk = slice(start, start + INSERT_CHUNK_ROWS)
+        connection.executemany(
+            "INSERT INTO polls (store_pk, polled_at_us, is_active) VALUES (?, ?, ?)",
+            zip(store_pks[chunk].tolist(), instants_us[chunk].tolist(), actives[chunk].tolist()),
         )
-        """
-    )
-
-
-def stage_polls(connection, rows):
-    """Stage (line_number, store_pk, polled_at_us, is_active) rows, in file order."""
-    connection.executemany("INSERT INTO temp.staged_polls VALUES (?, ?, ?, ?)", rows)
-
-
-def merge_staged_polls(connection):
-    """Insert the staged polls that are new; the first row of a (store, instant) pair wins.
-
-    Returns the number inserted and the staged rows, as (line_number, store_pk,
-    polled_at_us, staged is_active, stored is_active), that disagree with the
-    stored poll.
-    """
-    before = connection.total_changes
-    connection.execute(
-        """
-        INSERT INTO polls (store_pk, polled_at_us, is_active)
-        SELECT store_pk, polled_at_us, is_active FROM temp.staged_polls WHERE true
-        ORDER BY rowid
-        ON CONFLICT (store_pk, polled_at_us) DO NOTHING
-        """
-    )
-    inserted = connection.total_changes - before
-    conflicts = connection.execute(
-        """
-        SELECT s.line_number, s.store_pk, s.polled_at_us, s.is_active, p.is_active
-        FROM temp.staged_polls AS s
-        JOIN polls AS p ON p.store_pk = s.store_pk AND p.polled_at_us = s.polled_at_us
-        WHERE p.is_active != s.is_active
-        ORDER BY s.line_number
-        """
-    ).fetchall()
-    connection.execute("DROP TABLE temp.staged_polls")
-    return inserted, conflicts
 
 
 def poll_summary(connection):
     """Return (poll count, first poll instant, last poll instant)."""
-    return connection.execute("SELECT count(*), min(polled_at_us), max(polled_at_us) FROM polls").fetchone()
+    count = connection.execute("SELECT count(*) FROM polls").fetchone()[0]
+    first = connection.execute(
+        "SELECT min((SELECT min(polled_at_us) FROM polls WHERE polls.store_pk = stores.store_pk)) FROM stores"
+    ).fetchone()[0]
+    return count, first, latest_poll_us(connection)
 
 
 # Reports --------------------------------------------------------------------

@@ -33,8 +33,6 @@ CREATE TABLE IF NOT EXISTS polls (
     PRIMARY KEY (store_pk, polled_at_us)
 ) WITHOUT ROWID;
 
-CREATE INDEX IF NOT EXISTS polls_by_time ON polls (polled_at_us);
-
 CREATE TABLE IF NOT EXISTS reports (
     report_id TEXT PRIMARY KEY,
     -- queued, running, complete or failed.
