@@ -87,6 +87,7 @@ class Results:
 
     date: str
     command: str
+    revision: str
     machine: dict
     stores: int
     days: int
@@ -456,6 +457,17 @@ def machine_description():
     }
 
 
+def source_revision():
+    """Return `git describe --always --dirty` for the measured tree, or "unknown" outside git."""
+    try:
+        completed = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return completed.stdout.strip() or "unknown"
+
+
 def verdict(value, target, strict=False):
     met = value < target if strict else value <= target
     return "ok" if met else "MISSED"
@@ -476,6 +488,7 @@ def print_summary(results):
     print()
     print(f"lpkit benchmark, {results.stores:,} stores x {results.days} days, {results.polls:,} polls ({results.date})")
     machine = results.machine
+    print(f"source revision {results.revision}")
     print(
         f"{machine['cpus']} CPUs ({machine['cpu_model']}), {machine['memory_gb']} GB, Python {machine['python']}, "
         f"load average at start {' '.join(str(load) for load in machine['load_average_at_start'])}"
@@ -521,6 +534,7 @@ def run_benchmark(arguments, work_root):
     results = Results(
         date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         command=" ".join([Path(sys.executable).name, "bench/benchmark.py", *sys.argv[1:]]),
+        revision=source_revision(),
         machine=machine_description(),
         stores=counts["stores"],
         days=arguments.days,
