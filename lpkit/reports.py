@@ -185,7 +185,6 @@ class ReportBuilder:
 
     def _batch_polls(self, stores, plans):
         """Fetch the batch's polls in sub-batches of stores that share a time zone."""
-        slot_of = {store.store_pk: slot for slot, store in enumerate(stores)}
         parts = []
         start = 0
         while start < len(stores):
@@ -203,7 +202,9 @@ class ReportBuilder:
         pks = np.concatenate([part[0] for part in parts])
         instants = np.concatenate([part[1] for part in parts])
         active = np.concatenate([part[2] for part in parts])
-        slots = np.array([slot_of[pk] for pk in pks.tolist()], dtype=np.int64)
+        batch_pks = np.array([store.store_pk for store in stores], dtype=np.int64)
+        by_pk = np.argsort(batch_pks)
+        slots = by_pk[np.searchsorted(batch_pks[by_pk], pks)]
 
         onboarded = np.array(
             [plan.onboarded_at_us if plan.onboarded_at_us is not None else np.iinfo(np.int64).min for plan in plans],

@@ -117,8 +117,8 @@ def business_hours_for(connection, store_pks):
         (json.dumps(list(store_pks)),),
     )
     hours = {}
-    for store_pk, day, start, end in rows:
-        hours.setdefault(store_pk, []).append(BusinessHours(day, start, end))
+    for store_pk, *row in rows:
+        hours.setdefault(store_pk, []).append(BusinessHours._make(row))
     return {store_pk: tuple(rows) for store_pk, rows in hours.items()}
 
 
@@ -141,19 +141,28 @@ def latest_poll_us(connection):
 
 
 def fetch_polls(connection, store_pks, start_us, end_us):
-    """Return the polls of some stores in [start_us, end_us] as arrays (store_pk, instant_us, is_active)."""
-    cursor = connection.execute(
+    """Return the polls of some stores in [start_us, end_us] as arrays (store_pk, instant_us, is_active).
+
+    The arrays are not sorted. Each store's polls travel as one text of
+    comma-separated ``instant * 2 + is_active`` values, which numpy parses
+    several times faster than Python builds a tuple per row.
+    """
+    rows = connection.execute(
         """
-        SELECT store_pk, polled_at_us, is_active FROM polls
+        SELECT store_pk, count(*), group_concat(polled_at_us * 2 + is_active) FROM polls
         WHERE store_pk IN (SELECT value FROM json_each(?))
           AND polled_at_us BETWEEN ? AND ?
+        GROUP BY store_pk
         """,
         (json.dumps(list(store_pks)), start_us, end_us),
-    )
-    rows = cursor.fetchall()
-    flat = np.fromiter((value for row in rows for value in row), dtype=np.int64, count=3 * len(rows))
-    table = flat.reshape(-1, 3)
-    return table[:, 0], table[:, 1], table[:, 2]
+    ).fetchall()
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    pks = np.array([row[0] for row in rows], dtype=np.int64)
+    counts = np.array([row[1] for row in rows], dtype=np.int64)
+    encoded = np.fromstring(",".join(row[2] for row in rows), dtype=np.int64, sep=",")
+    return np.repeat(pks, counts), encoded >> 1, encoded & 1
 
 
 def store_polls(connection, store_pk, start_us, end_us):

@@ -14,6 +14,7 @@ no SQL. The rules, in brief:
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, time, timedelta
 
 import numpy as np
@@ -30,8 +31,7 @@ WINDOW_MODES = ("calendar", "rolling")
 _END_OF_DAY_MARKERS = {END_OF_DAY_US, END_OF_DAY_US - 60_000_000, END_OF_DAY_US - 1_000_000}
 
 
-@dataclass(frozen=True)
-class BusinessHours:
+class BusinessHours(NamedTuple):
     """One business-hours row: a weekday (0 = Monday) and local times in microseconds after midnight."""
 
     day_of_week: int

@@ -1,0 +1,215 @@
+"""Figures of a complete report's page: summary counts, the uptime histogram and the table of rows.
+
+Everything here works on the report CSV's header and rows as text, with no
+Flask, so the page and its tests share one implementation.
+"""
+
+import csv
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+
+PAGE_SIZES = (25, 50, 100)
+DEFAULT_PAGE_SIZE = 50
+
+
+@lru_cache(maxsize=8)
+def read_report_csv(path, _mtime_ns, _size):
+    """Read a report CSV into its header and rows; the file's mtime and size key the cache."""
+    with open(path, encoding="utf-8", newline="") as report_file:
+        reader = csv.reader(report_file)
+        header = tuple(next(reader, ()))
+        rows = tuple(tuple(row) for row in reader)
+    return header, rows
+
+
+def _decimal(text):
+    try:
+        return Decimal(text)
+    except (InvalidOperation, TypeError):
+        return None
+
+
+@dataclass
+class SummaryFigures:
+    """Counts over all rows of a report."""
+
+    stores: int
+    fully_up_last_week: int
+    with_downtime: int
+    downtime_last_week_hours: Decimal
+
+
+def _column_indexes(header, names):
+    return [header.index(name) for name in names]
+
+
+def summary_figures(header, rows):
+    """Count the stores fully up last week, the stores with any downtime and last week's downtime hours.
+
+    A store is fully up when its downtime last week is 0.00 and its uptime is
+    above zero. A store with no uptime and no downtime counts in neither figure.
+    """
+    uptime_week_index = header.index("uptime_last_week")
+    downtime_indexes = _column_indexes(header, ("downtime_last_hour", "downtime_last_day", "downtime_last_week"))
+    fully_up = 0
+    with_downtime = 0
+    downtime_hours = Decimal("0.00")
+    for row in rows:
+        uptime_week = _decimal(row[uptime_week_index]) or Decimal(0)
+        downtimes = [_decimal(row[index]) or Decimal(0) for index in downtime_indexes]
+        if downtimes[2] == 0 and uptime_week > 0:
+            fully_up += 1
+        if any(downtimes):
+            with_downtime += 1
+        downtime_hours += downtimes[2]
+    return SummaryFigures(len(rows), fully_up, with_downtime, downtime_hours)
+
+
+@dataclass
+class HistogramBar:
+    """One horizontal bar of the uptime histogram with its place in the SVG."""
+
+    label: str
+    count: int
+    y: float
+    width: float
+    unknown: bool = False
+
+
+@dataclass
+class Histogram:
+    """The bars of last week's uptime-percentage histogram and the geometry of its SVG."""
+
+    bars: list
+    width: int
+    height: int
+    bar_left: int
+    bar_height: int
+    description: str
+
+
+HISTOGRAM_WIDTH = 400
+_BAR_LEFT = 78
+_BAR_MAX_WIDTH = 272
+_ROW_HEIGHT = 22
+_BAR_HEIGHT = 16
+
+
+def uptime_histogram(header, rows, bin_count=10):
+    """Bin the stores by last week's uptime percentage; stores without known time get their own bar.
+
+    The percentage is uptime / (uptime + downtime) from the rounded hours in the
+    CSV, so it can differ from the exact ratio in the second decimal. The last
+    bin includes 100%.
+    """
+    uptime_index, downtime_index = _column_indexes(header, ("uptime_last_week", "downtime_last_week"))
+    counts = [0] * bin_count
+    unknown = 0
+    for row in rows:
+        uptime = _decimal(row[uptime_index]) or Decimal(0)
+        downtime = _decimal(row[downtime_index]) or Decimal(0)
+        known = uptime + downtime
+        if known == 0:
+            unknown += 1
+            continue
+        percent = uptime * 100 / known
+        counts[min(int(percent * bin_count / 100), bin_count - 1)] += 1
+
+    step = 100 // bin_count
+    labels = [f"{low}–{low + step}%" for low in range(0, 100, step)]
+    values = list(zip(labels, counts)) + [("no data", unknown)]
+    max_count = max([count for _, count in values] + [1])
+
+    bars = []
+    for index, (label, count) in enumerate(values):
+        bars.append(
+            HistogramBar(
+                label=label,
+                count=count,
+                y=index * _ROW_HEIGHT,
+                width=round(_BAR_MAX_WIDTH * count / max_count, 1),
+                unknown=index == len(values) - 1,
+            )
+        )
+    description = "; ".join(f"{bar.label}: {bar.count} stores" for bar in bars)
+    return Histogram(bars, HISTOGRAM_WIDTH, len(values) * _ROW_HEIGHT, _BAR_LEFT, _BAR_HEIGHT, description)
+
+
+class ReportTable:
+    """One page of a report's rows, filtered by store id and sorted by a column."""
+
+    def __init__(self, header, rows, store_filter, sort_column, descending, page, page_size):
+        self.header = header
+        self.store_filter = store_filter
+        self.sort_column = sort_column
+        self.descending = descending
+        self.page_size = page_size
+
+        matching = [row for row in rows if store_filter.lower() in row[0].lower()] if store_filter else list(rows)
+        self.match_count = len(matching)
+        self.page_count = max(1, -(-len(matching) // page_size))
+        self.page = min(max(page, 1), self.page_count)
+        ordered = _sorted_rows(matching, header.index(sort_column), descending)
+        start = (self.page - 1) * page_size
+        self.rows = ordered[start : start + page_size]
+        self.first_index = start + 1 if self.rows else 0
+        self.last_index = start + len(self.rows)
+
+    @classmethod
+    def from_args(cls, header, rows, args):
+        """Build the table page that the query parameters store, sort, order, page and per_page ask for."""
+        sort_column = args.get("sort", "store_id")
+        if sort_column not in header:
+            sort_column = "store_id"
+        page_size = _int_arg(args, "per_page", DEFAULT_PAGE_SIZE)
+        if page_size not in PAGE_SIZES:
+            page_size = DEFAULT_PAGE_SIZE
+        return cls(
+            header,
+            rows,
+            store_filter=args.get("store", "").strip(),
+            sort_column=sort_column,
+            descending=args.get("order") == "desc",
+            page=_int_arg(args, "page", 1),
+            page_size=page_size,
+        )
+
+    def query(self, **changes):
+        """Return the query parameters of this view with some changed, for links."""
+        values = {
+            "store": self.store_filter or None,
+            "sort": self.sort_column if self.sort_column != "store_id" else None,
+            "order": "desc" if self.descending else None,
+            "page": self.page if self.page > 1 else None,
+            "per_page": self.page_size if self.page_size != DEFAULT_PAGE_SIZE else None,
+        }
+        values.update(changes)
+        return {name: value for name, value in values.items() if value is not None}
+
+    def sort_query(self, column):
+        """Return the query that sorts by a column, reversing the order when it is already sorted by it."""
+        descending = column == self.sort_column and not self.descending
+        return self.query(sort=column if column != "store_id" else None, order="desc" if descending else None, page=None)
+
+    def aria_sort(self, column):
+        if column != self.sort_column:
+            return "none"
+        return "descending" if self.descending else "ascending"
+
+
+def _int_arg(args, name, default):
+    try:
+        return int(args.get(name, default))
+    except (TypeError, ValueError):
+        return default
+
+
+def _sorted_rows(rows, column_index, descending):
+    """Sort rows by one column: store ids as text, figures as numbers with empty cells last."""
+    if column_index == 0:
+        return sorted(rows, key=lambda row: row[0], reverse=descending)
+    with_value = [(value, row) for row in rows if (value := _decimal(row[column_index])) is not None]
+    without_value = [row for row in rows if _decimal(row[column_index]) is None]
+    with_value.sort(key=lambda pair: (pair[0], pair[1][0]), reverse=descending)
+    return [row for _, row in with_value] + without_value
