@@ -1,9 +1,9 @@
 """Each report rule, checked through the real import and report with numbers worked out by hand.
 
 Dates used below: Mon 2023-01-23, Wed 2023-01-25 and Thu 2023-01-26.
-Unless a test states otherwise, the store is in UTC, open 24x7, and the pivot
-is Thu 26 Jan 10:18 UTC, so the last hour is Thu 09:00-10:00, the last day
-is Wed 25 Jan and the last week is Mon 16 Jan - Mon 23 Jan (no polls).
+Unless a test states otherwise, the store is in UTC and open 24x7, and the
+pivot is Thu 26 Jan 10:18 UTC. So the last hour is Thu 09:00-10:00, the last
+day is Wed 25 Jan, and the last week (Mon 16 Jan - Mon 23 Jan) has no polls.
 A row is [store_id, up hour (min), up day (h), up week (h), down hour (min),
 down day (h), down week (h)].
 """
@@ -124,6 +124,54 @@ def test_repeated_hour_counts_once(connection, tmp_path):
     assert row(connection, FALL_PIVOT) == ["s", "0.00", "0.50", "0.50", "0.00", "0.00", "0.00"]
 
 
+@pytest.mark.parametrize(
+    "pivot, day_hours, week_hours",
+    [
+        (SPRING_PIVOT, "23.00", "167.00"),  # Mon 6 - Mon 13 Mar: 6 * 24 h + 23 h
+        (FALL_PIVOT, "25.00", "169.00"),  # Mon 30 Oct - Mon 6 Nov: 6 * 24 h + 25 h
+    ],
+)
+def test_change_week_business_hours(pivot, day_hours, week_hours, connection, tmp_path):
+    load(connection, tmp_path, zones=NEW_YORK)
+
+    business = row(connection, pivot, columns="extended")[7:10]
+
+    assert business == ["60.00", day_hours, week_hours]
+
+
+def test_rolling_day_across_change_is_24_hours(connection, tmp_path):
+    # Pivot Sun 12 Mar 14:18 UTC: the 24 hours before it contain the 07:00 UTC change.
+    load(connection, tmp_path, zones=NEW_YORK)
+
+    business = row(connection, "2023-03-12T14:18:00Z", window="rolling", columns="extended")[7:10]
+
+    assert business == ["60.00", "24.00", "168.00"]
+
+
+SANTIAGO = ["s,America/Santiago"]
+
+
+def test_midnight_in_gap_starts_day_late(connection, tmp_path):
+    # Santiago moves Sun 3 Sep 2023 00:00 -04 (04:00 UTC) to 01:00 -03, so
+    # midnight does not exist. Read with -04 it is 04:00 UTC, and the day runs
+    # to Mon 4 Sep 00:00 -03 (03:00 UTC): 23 h. Pivot Mon 10:18 -03.
+    # The first poll is more than an hour after Saturday's end (04:00 UTC).
+    polls = [poll("active", "2023-09-03 05:30"), poll("active", "2023-09-04 02:30")]
+    load(connection, tmp_path, polls=polls, zones=SANTIAGO)
+
+    assert row(connection, "2023-09-04T13:18:00Z") == ["s", "0.00", "23.00", "23.00", "0.00", "0.00", "0.00"]
+
+
+def test_midnight_fall_back_day_has_25_hours(connection, tmp_path):
+    # Santiago moves Sun 2 Apr 2023 00:00 -03 (03:00 UTC) back to Sat 23:00 -04.
+    # Sat 1 Apr runs from 00:00 -03 (03:00 UTC) to Sun 00:00 -04 (04:00 UTC): 25 h.
+    # Pivot Sun 10:18 -04; the week (20-27 Mar) has no polls.
+    polls = [poll("active", "2023-04-01 04:00"), poll("active", "2023-04-02 03:30")]
+    load(connection, tmp_path, polls=polls, zones=SANTIAGO)
+
+    assert row(connection, "2023-04-02T14:18:00Z") == ["s", "0.00", "25.00", "0.00", "0.00", "0.00", "0.00"]
+
+
 # Overnight and split shifts --------------------------------------------------
 
 
@@ -153,6 +201,25 @@ def test_midnight_to_midnight_is_full_day(connection, tmp_path):
     load(connection, tmp_path, polls=polls, hours=["s,2,00:00,00:00"], zones=["s,UTC"])
 
     assert row(connection) == ["s", "0.00", "24.00", "0.00", "0.00", "0.00", "0.00"]
+
+
+def test_sunday_overnight_runs_into_monday(connection, tmp_path):
+    # Sunday 22:00-02:00; pivot Tue 24 Jan, so the last day is Mon 23 Jan.
+    # Day: Mon 23 Jan 00:00-02:00, active 01:00: 2 h.
+    # Week (16-22 Jan): Mon 16 Jan 00:00-02:00 comes from Sun 15 Jan, active
+    # 01:00: 2 h. Sun 22 Jan 22:00-24:00 has no poll before Mon 01:00: unknown.
+    polls = [poll("active", "2023-01-16 01:00"), poll("active", "2023-01-23 01:00")]
+    load(connection, tmp_path, polls=polls, hours=["s,6,22:00,02:00"], zones=["s,UTC"])
+
+    assert row(connection, "2023-01-24T10:18:00Z") == ["s", "0.00", "2.00", "2.00", "0.00", "0.00", "0.00"]
+
+
+def test_overlapping_rows_count_once(connection, tmp_path):
+    # 09:00-12:00 and 11:00-13:00 make 09:00-13:00: 4 h, active from 10:00
+    # until its midpoint with the pivot (Wed 22:09).
+    load(connection, tmp_path, polls=[poll("active", "2023-01-25 10:00")], hours=["s,2,09:00,12:00", "s,2,11:00,13:00"], zones=["s,UTC"])
+
+    assert row(connection) == ["s", "0.00", "4.00", "0.00", "0.00", "0.00", "0.00"]
 
 
 SPLIT_SHIFT = ["s,2,09:00,12:00", "s,2,17:00,22:00"]
@@ -287,6 +354,23 @@ def test_default_pivot_is_newest_poll(client, connection, tmp_path):
     assert body.splitlines()[1] == "s,54.06,0.00,0.00,5.94,0.00,0.00"
 
 
+def test_pivot_on_hour_boundary(connection, tmp_path):
+    # Pivot 10:00:00 starts the 10:00 hour, so the last hour is 09:00-10:00.
+    # Active 09:30 lasts to its midpoint with the pivot, 09:45: 45 min.
+    load(connection, tmp_path, polls=[poll("active", "2023-01-26 09:30")], zones=["s,UTC"])
+
+    assert row(connection, "2023-01-26T10:00:00Z") == ["s", "45.00", "0.00", "0.00", "0.00", "0.00", "0.00"]
+
+
+def test_pivot_at_midnight(connection, tmp_path):
+    # Pivot Thu 00:00: the last day is Wed, the last hour Wed 23:00-24:00.
+    # Active 12:00 lasts to its midpoint with the pivot, 18:00: 18 h, and
+    # no poll lies within an hour of the last hour.
+    load(connection, tmp_path, polls=[poll("active", "2023-01-25 12:00")], zones=["s,UTC"])
+
+    assert row(connection, "2023-01-26T00:00:00Z") == ["s", "0.00", "18.00", "0.00", "0.00", "0.00", "0.00"]
+
+
 @pytest.mark.parametrize(
     "pivot",
     [
@@ -382,6 +466,12 @@ def test_zone_name_ignores_case(connection, tmp_path):
     assert row(connection, "2023-01-26T15:18:00Z") == ["s", "0.00", "24.00", "0.00", "0.00", "0.00", "0.00"]
 
 
+def test_empty_zone_uses_chicago(connection, tmp_path):
+    load(connection, tmp_path, polls=CHICAGO_DAY_POLLS, zones=["s,"])
+
+    assert row(connection, CHICAGO_PIVOT) == ["s", "0.00", "24.00", "0.00", "0.00", "0.00", "0.00"]
+
+
 def test_store_from_polls_only_uses_chicago(connection, tmp_path):
     load(connection, tmp_path, polls=CHICAGO_DAY_POLLS)
 
@@ -456,6 +546,25 @@ def test_segment_uses_only_own_polls(connection, tmp_path):
     load(connection, tmp_path, polls=polls, zones=["s,UTC"])
 
     assert row(connection) == ["s", "0.00", "23.15", "0.00", "0.00", "0.00", "0.00"]
+
+
+def test_poll_one_hour_before_counts(connection, tmp_path):
+    # Wednesday's polls start at Tue 23:00 inclusive. Inactive then and active
+    # at 03:00 meet at 01:00: down 1 h, up 01:00-24:00 = 23 h.
+    polls = [poll("inactive", "2023-01-24 23:00"), poll("active", "2023-01-25 03:00"), poll("active", "2023-01-25 23:30")]
+    load(connection, tmp_path, polls=polls, zones=["s,UTC"])
+
+    assert row(connection) == ["s", "0.00", "23.00", "0.00", "0.00", "1.00", "0.00"]
+
+
+def test_midpoint_keeps_half_microsecond(connection, tmp_path):
+    # Inactive 23:50:00 and active 23:55:00.000001 meet at 23:52:30.0000005.
+    # Up to midnight is 0.125 h - 0.5 us -> 0.12 (a midpoint cut to whole
+    # microseconds gives 0.125 h -> 0.13). Down from 00:00 is 23.875 h + 0.5 us -> 23.88.
+    polls = [poll("inactive", "2023-01-25 23:50:00"), poll("active", "2023-01-25 23:55:00.000001")]
+    load(connection, tmp_path, polls=polls, zones=["s,UTC"])
+
+    assert row(connection) == ["s", "0.00", "0.12", "0.00", "0.00", "23.88", "0.00"]
 
 
 # Last hour, rounding and output ------------------------------------------------
