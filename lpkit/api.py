@@ -34,12 +34,34 @@ def _api_error(error):
     return jsonify(error=error.message), error.status
 
 
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number", bool: "true or false"}
+
+
+def json_body():
+    """Return the request's JSON object, {} without a JSON body; reject a body that is not an object."""
+    if not request.is_json or not request.get_data(cache=True):
+        return {}
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, 'the request body is not valid JSON; send an object such as {"pivot": "2023-01-25T18:13:00Z"}')
+    if not isinstance(body, dict):
+        raise ApiError(
+            400, f'the JSON body is {_JSON_TYPES[type(body)]}, not an object; send an object such as {{"pivot": "now"}}'
+        )
+    return body
+
+
 def request_value(name):
-    """Return a request parameter from the JSON body, the form or the query string."""
-    body = request.get_json(silent=True) if request.is_json else None
-    if isinstance(body, dict) and body.get(name) is not None:
-        return str(body[name])
-    return request.form.get(name) or request.args.get(name)
+    """Return a request parameter from the JSON body, the form or the query string; None when absent."""
+    value = json_body().get(name)
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ApiError(400, f"{name} is {_JSON_TYPES[type(value)]} in the JSON body; send it as a string or an integer")
+        return str(value)
+    for source in (request.form, request.args):
+        if name in source:
+            return source[name]
+    return None
 
 
 def default_pivot_us(connection):
@@ -54,7 +76,7 @@ def trigger(connection, pivot_text, option_values):
         options = ReportOptions.from_mapping(option_values)
     except ValueError as error:
         raise ApiError(400, str(error)) from None
-    if pivot_text is None or not str(pivot_text).strip() or str(pivot_text).strip().lower() == "latest":
+    if pivot_text is None or str(pivot_text).strip().lower() == "latest":
         pivot_us = default_pivot_us(connection)
     else:
         try:
@@ -179,6 +201,9 @@ def _http_error(error):
     elif error.code == 405:
         allowed = ", ".join(sorted(error.valid_methods or []))
         message = f"{request.method} is not allowed on {request.path}; use {allowed}"
+    elif error.code == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        message = f"the request body is larger than {limit} bytes; send only the report options, such as {{\"pivot\": \"now\"}}"
     elif error.code == 404:
         message = f"{request.path} was not found; the API has POST /trigger_report and GET /get_report?report_id=ID"
     else:

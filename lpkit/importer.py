@@ -169,12 +169,15 @@ class _CsvFile:
     raw: object
     size: int
     has_onboarded: bool
+    # _DecodeErrorCounter.count before the file was opened: reading the header decodes a first block.
+    decode_errors_at_open: int
 
 
 def _open_csv(path):
     raw = open(path, "rb")
     try:
         size = os.fstat(raw.fileno()).st_size
+        decode_errors_at_open = _DecodeErrorCounter.count
         text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors=_DecodeErrorCounter.name, newline="")
         reader = csv.reader(text)
         try:
@@ -187,7 +190,7 @@ def _open_csv(path):
     except BaseException:
         raw.close()
         raise
-    return _CsvFile(str(path), kind, column_index, reader, raw, size, "onboarded_at" in column_index)
+    return _CsvFile(str(path), kind, column_index, reader, raw, size, "onboarded_at" in column_index, decode_errors_at_open)
 
 
 def _detect_kind(path, header):
@@ -235,7 +238,7 @@ def _records(csv_file, summary, rejects):
     """Yield (line_number, fields) of each data row; rows the CSV reader cannot parse are rejected."""
     reader = csv_file.reader
     width = max(csv_file.column_index.values()) + 1
-    decode_errors_before = _DecodeErrorCounter.count
+    decode_errors_before = csv_file.decode_errors_at_open
     while True:
         line_number = reader.line_num + 1
         try:
