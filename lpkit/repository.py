@@ -49,24 +49,36 @@ def count_stores(connection):
     return connection.execute("SELECT count(*) FROM stores").fetchone()[0]
 
 
+_STORES_IN_ZONE_AFTER = """
+    SELECT store_pk, store_id, COALESCE(timezone, 'America/Chicago'), onboarded_at_us FROM stores
+    WHERE COALESCE(timezone, 'America/Chicago') = ? AND store_id > ?
+    ORDER BY store_id
+    LIMIT ?
+"""
+_STORES_IN_LATER_ZONES = """
+    SELECT store_pk, store_id, COALESCE(timezone, 'America/Chicago'), onboarded_at_us FROM stores
+    WHERE COALESCE(timezone, 'America/Chicago') > ?
+    ORDER BY COALESCE(timezone, 'America/Chicago'), store_id
+    LIMIT ?
+"""
+
+
 def iter_store_batches(connection, batch_size):
-    """Yield lists of stores sorted by effective time zone, then store id."""
-    last_key = ("", "")
+    """Yield lists of stores sorted by effective time zone, then store id.
+
+    The literal 'America/Chicago' is localtime.DEFAULT_TIMEZONE; it matches
+    the expression of the stores_by_report_timezone index, so every query is
+    an index seek: the rest of the current zone, then the zones after it.
+    """
+    zone, store_id = "", ""
     while True:
-        rows = connection.execute(
-            """
-            SELECT store_pk, store_id, COALESCE(timezone, ?) AS zone, onboarded_at_us
-            FROM stores
-            WHERE (COALESCE(timezone, ?), store_id) > (?, ?)
-            ORDER BY COALESCE(timezone, ?), store_id
-            LIMIT ?
-            """,
-            (DEFAULT_TIMEZONE, DEFAULT_TIMEZONE, *last_key, DEFAULT_TIMEZONE, batch_size),
-        ).fetchall()
+        rows = connection.execute(_STORES_IN_ZONE_AFTER, (zone, store_id, batch_size)).fetchall()
+        if len(rows) < batch_size:
+            rows += connection.execute(_STORES_IN_LATER_ZONES, (zone, batch_size - len(rows))).fetchall()
         if not rows:
             return
         yield [Store(*row) for row in rows]
-        last_key = (rows[-1][2], rows[-1][1])
+        zone, store_id = rows[-1][2], rows[-1][1]
 
 
 def find_store(connection, store_id):

@@ -13,6 +13,11 @@ CREATE TABLE IF NOT EXISTS stores (
     onboarded_at_us INTEGER
 );
 
+-- Reports read stores in batches ordered by effective time zone; stores
+-- without a known zone use America/Chicago (localtime.DEFAULT_TIMEZONE).
+CREATE INDEX IF NOT EXISTS stores_by_report_timezone
+    ON stores (COALESCE(timezone, 'America/Chicago'), store_id);
+
 CREATE TABLE IF NOT EXISTS business_hours (
     store_pk INTEGER NOT NULL REFERENCES stores (store_pk),
     -- 0 = Monday ... 6 = Sunday.
