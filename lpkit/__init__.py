@@ -117,9 +117,10 @@ def create_app(test_config=None):
 
     _recover_interrupted_reports(app.config["DATABASE"], runner)
 
-    from lpkit import api, cli, pages
+    from lpkit import api, cli, pages, web_security
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    web_security.init_app(app)
     cli.init_app(app)
     return app
