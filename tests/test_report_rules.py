@@ -172,6 +172,17 @@ def test_midnight_fall_back_day_has_25_hours(connection, tmp_path):
     assert row(connection, "2023-04-02T14:18:00Z") == ["s", "0.00", "25.00", "0.00", "0.00", "0.00", "0.00"]
 
 
+def test_repeated_midnight_is_first(connection, tmp_path):
+    # Havana moves Sun 5 Nov 2023 01:00 -04 (05:00 UTC) back to 00:00 -05, so
+    # midnight occurs twice. Its first occurrence (04:00 UTC) starts Sunday,
+    # which runs to Mon 00:00 -05 (05:00 UTC): 25 h. The week is 7 * 24 h + 1 h.
+    load(connection, tmp_path, zones=["s,America/Havana"])
+
+    business = row(connection, "2023-11-06T15:18:00Z", columns="extended")[7:10]
+
+    assert business == ["60.00", "25.00", "169.00"]
+
+
 # Overnight and split shifts --------------------------------------------------
 
 
@@ -585,6 +596,33 @@ def test_last_hour_is_previous_clock_hour(connection, tmp_path):
     assert row(connection, "2023-01-26T15:18:00Z") == ["s", "60.00", "0.00", "0.00", "0.00", "0.00", "0.00"]
 
 
+def test_last_hour_partly_open(connection, tmp_path):
+    # Open Thursdays from 09:30: the last hour has business 09:30-10:00.
+    # Active 09:45 covers it back to 09:30 and lasts to 10:01:30: 30 min.
+    load(connection, tmp_path, polls=[poll("active", "2023-01-26 09:45")], hours=["s,3,09:30,17:00"], zones=["s,UTC"])
+
+    assert row(connection) == ["s", "30.00", "0.00", "0.00", "0.00", "0.00", "0.00"]
+
+
+def test_rolling_day_cut_at_midnight(connection, tmp_path):
+    # Rolling windows end at the pivot: hour Thu 09:18-10:18, day Wed 10:18 -
+    # Thu 10:18, week Thu 19 Jan 10:18 - Thu 26 Jan 10:18.
+    # Wednesday's segment uses active 12:00 only, which lasts to 23:09.
+    # Thursday's segment uses inactive 09:00 only, from 00:00 to 09:39.
+    polls = [poll("active", "2023-01-25 12:00"), poll("inactive", "2023-01-26 09:00")]
+    load(connection, tmp_path, polls=polls, zones=["s,UTC"])
+
+    assert row(connection, window="rolling") == [
+        "s",
+        "0.00",
+        "12.85",  # Wed 10:18-23:09
+        "23.15",  # Wed 00:00-23:09
+        "21.00",  # Thu 09:18-09:39
+        "9.65",  # Thu 00:00-09:39
+        "9.65",
+    ]
+
+
 ROUNDING_POLLS = [poll("inactive", "2023-01-25 00:30"), poll("active", "2023-01-25 01:39"), poll("active", "2023-01-25 23:30")]
 
 
@@ -602,6 +640,15 @@ def test_rounds_half_up_at_0_125(connection, tmp_path):
     load(connection, tmp_path, polls=polls, zones=["s,UTC"])
 
     assert row(connection) == ["s", "0.00", "23.88", "0.00", "0.00", "0.13", "0.00"]
+
+
+def test_extended_uptime_percent(connection, tmp_path):
+    load(connection, tmp_path, polls=ROUNDING_POLLS, zones=["s,UTC"])
+
+    extended = row(connection, columns="extended")
+
+    # Day: 22.925 h up of 24 h known = 95.5208 %. The hour and week have no known time.
+    assert extended[7:] == ["60.00", "24.00", "168.00", "60.00", "0.00", "168.00", "", "95.52", ""]
 
 
 def test_report_csv_bytes(client, connection, tmp_path):
