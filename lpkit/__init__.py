@@ -117,10 +117,11 @@ def create_app(test_config=None):
 
     _recover_interrupted_reports(app.config["DATABASE"], runner)
 
-    from lpkit import api, cli, pages, web_security
+    from lpkit import api, auth, cli, pages, web_security
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    auth.init_app(app)
     web_security.init_app(app)
     cli.init_app(app)
     return app

@@ -6,6 +6,7 @@ from importlib import resources
 
 import click
 from flask import current_app, g
+from flask.cli import with_appcontext
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def drop_schema(connection):
 
 
 @click.command("init-db")
+@with_appcontext
 @click.option("--reset", is_flag=True, help="Drop every table and its data, then create the schema again.")
 @click.option("--yes", is_flag=True, help="With --reset: do not ask for confirmation.")
 def init_db_command(reset, yes):
