@@ -16,6 +16,7 @@ import random
 import re
 import resource
 import shutil
+import secrets
 import signal
 import socket
 import sqlite3
@@ -192,7 +193,8 @@ def write_subset(source, target, store_count, seed):
 def lpkit_environment(work_dir, **extra):
     """Return the environment for a CLI or server run against the database in `work_dir`."""
     environment = dict(os.environ)
-    for name in ("FLASK_DEBUG", "FLASK_RUN_PORT", "FLASK_RUN_HOST", "LPKIT_STORE_BATCH_SIZE", "LPKIT_POLL_BATCH_SIZE"):
+    ignored = ("FLASK_DEBUG", "FLASK_RUN_PORT", "FLASK_RUN_HOST", "LPKIT_STORE_BATCH_SIZE", "LPKIT_POLL_BATCH_SIZE", "LPKIT_API_TOKEN")
+    for name in ignored:
         environment.pop(name, None)
     environment["LPKIT_DATABASE"] = str(work_dir / "lpkit.sqlite")
     environment["LPKIT_REPORTS_DIR"] = str(work_dir / "reports")
@@ -300,9 +302,15 @@ def free_port():
         return probe.getsockname()[1]
 
 
+# The server gets a token of its own, as a deployment would, so the timed
+# requests include the token check.
+API_TOKEN = secrets.token_urlsafe(24)
+
+
 def http_request(url, method="GET", accept="application/json"):
     """Send one request; return (status code, headers, body bytes) for any HTTP response."""
-    request = urllib.request.Request(url, method=method, headers={"Accept": accept})
+    headers = {"Accept": accept, "Authorization": f"Bearer {API_TOKEN}"}
+    request = urllib.request.Request(url, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, response.headers, response.read()
@@ -318,7 +326,7 @@ def start_server(work_dir):
     process = subprocess.Popen(
         flask_command("run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"),
         cwd=REPO,
-        env=lpkit_environment(work_dir),
+        env=lpkit_environment(work_dir, LPKIT_API_TOKEN=API_TOKEN),
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
