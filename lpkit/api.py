@@ -195,7 +195,11 @@ def _rows_as_json(record, path):
 
 @bp.app_errorhandler(HTTPException)
 def _http_error(error):
-    """Answer HTTP errors as JSON that names the problem and the fix."""
+    """Answer HTTP errors as JSON that names the problem and the fix; browser page paths get HTML."""
+    from lpkit import pages  # Imported here because pages imports this module.
+
+    if pages.is_page_path(request.path):
+        return pages.render_http_error(error)
     if error.code == 405 and request.path == "/trigger_report":
         message = "GET is not allowed on /trigger_report; use POST, e.g. curl -X POST http://127.0.0.1:5000/trigger_report"
     elif error.code == 405:

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
 
+PAGE_PATH_PREFIXES = ("/reports/", "/stores/", "/static/")
 TIMEZONE_CHOICES = ["UTC"] + [name for name in pytz.common_timezones if name != "UTC"]
 STATUS_LABELS = {"queued": "Queued", "running": "Running", "complete": "Complete", "failed": "Failed"}
 
@@ -39,9 +40,19 @@ def render_error(status, title, message):
     return render_template("error.html", status=status, title=title, message=message), status
 
 
+def is_page_path(path):
+    """Return whether a URL path belongs to the browser pages, whose errors are HTML rather than JSON."""
+    return path in ("/", "/reports") or path.startswith(PAGE_PATH_PREFIXES)
+
+
 @bp.errorhandler(HTTPException)
-def _html_http_error(error):
-    return render_error(error.code, error.name, error.description)
+def render_http_error(error):
+    """Render an HTTP error of a page as the HTML error page."""
+    body, status = render_error(error.code, error.name, error.description)
+    headers = {}
+    if error.code == 405 and error.valid_methods:
+        headers["Allow"] = ", ".join(error.valid_methods)
+    return body, status, headers
 
 
 @bp.errorhandler(sqlite3.OperationalError)

@@ -480,3 +480,24 @@ def test_store_page_invalid_window_is_400(client, loaded):
 
 def test_store_page_with_empty_database(client):
     assert client.get("/stores/anything").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/static/missing.css", "/reports/a/b", "/stores/"])
+def test_unknown_page_paths_are_html_404(client, path):
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Not Found" in response.get_data(as_text=True)
+
+
+def test_unknown_api_path_stays_json(client):
+    response = client.get("/no_such_endpoint")
+    assert response.status_code == 404
+    assert response.mimetype == "application/json"
+
+
+def test_wrong_method_on_page_is_html_405(client):
+    response = client.post("/stores/s1", data={})
+    assert response.status_code == 405
+    assert response.mimetype == "text/html"
+    assert response.headers["Allow"]
