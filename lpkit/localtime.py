@@ -56,6 +56,34 @@ class ZoneClock:
         self._resolved[local] = instant_us
         return instant_us
 
+    def hour_start(self, instant_us):
+        """Return the instant at which the local clock hour showing at an instant began.
+
+        That is the instant less the minutes and seconds on the clock, unless the
+        offset changed by part of an hour within this clock hour, as on Lord Howe
+        Island, which shifts by 30 minutes. Then the hour began at the change.
+        """
+        local = self.local_time(instant_us)
+        into_hour_us = ((local.minute * 60) + local.second) * 1_000_000 + local.microsecond
+        start_us = instant_us - into_hour_us
+        if self.local_time(start_us) == local.replace(minute=0, second=0, microsecond=0):
+            return start_us
+
+        # The offsets at start_us and instant_us differ. No zone changes its
+        # offset twice within an hour, so a binary search finds the change.
+        offset = self._offset_us(instant_us)
+        before, after = start_us, instant_us
+        while after - before > 1:
+            middle = (before + after) // 2
+            if self._offset_us(middle) == offset:
+                after = middle
+            else:
+                before = middle
+        return after
+
+    def _offset_us(self, instant_us):
+        return self._offset_at(datetime(1970, 1, 1) + timedelta(microseconds=instant_us)) // ONE_MICROSECOND
+
     def midnight(self, date):
         """Return the instant at which a local calendar date begins."""
         return self.resolve(datetime(date.year, date.month, date.day))

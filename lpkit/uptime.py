@@ -76,8 +76,7 @@ def report_windows(clock, pivot_us, mode="calendar"):
         raise ValueError(f'window "{mode}" is unknown; use calendar or rolling')
 
     local = clock.local_time(pivot_us)
-    minutes_into_hour_us = ((local.minute * 60) + local.second) * 1_000_000 + local.microsecond
-    hour_end = pivot_us - minutes_into_hour_us
+    hour_end = clock.hour_start(pivot_us)
 
     today = local.date()
     monday = today - timedelta(days=today.weekday())

@@ -623,6 +623,40 @@ def test_rolling_day_cut_at_midnight(connection, tmp_path):
     ]
 
 
+LORD_HOWE = ["s,Australia/Lord_Howe"]
+
+
+def test_last_hour_after_half_hour_fall_back(connection, tmp_path):
+    # Lord Howe Island moves 2 Apr 2023 02:00 +11 (15:00 UTC) back to 01:30 +10:30.
+    # Pivot 01:40 +10:30 (15:10 UTC): its clock hour was entered at 15:00 UTC,
+    # so the last hour is 14:00-15:00 UTC (01:00-02:00 +11). The polls meet
+    # at 14:00, 14:32:30 and 15:00, so only that hour is up.
+    polls = [
+        poll("inactive", "2023-04-01 13:45"),
+        poll("active", "2023-04-01 14:15"),
+        poll("active", "2023-04-01 14:50"),
+        poll("inactive", "2023-04-01 15:10"),
+    ]
+    load(connection, tmp_path, polls=polls, zones=LORD_HOWE)
+
+    assert row(connection, "2023-04-01T15:10:00Z")[1::3] == ["60.00", "0.00"]
+
+
+def test_last_hour_after_half_hour_gap(connection, tmp_path):
+    # Lord Howe Island moves 1 Oct 2023 02:00 +10:30 (15:30 UTC) to 02:30 +11.
+    # Pivot 02:40 +11 (15:40 UTC): its clock hour began at the change, like
+    # 02:00 read after the gap, so the last hour is 14:30-15:30 UTC.
+    polls = [
+        poll("inactive", "2023-09-30 14:15"),
+        poll("active", "2023-09-30 14:45"),
+        poll("active", "2023-09-30 15:20"),
+        poll("inactive", "2023-09-30 15:40"),
+    ]
+    load(connection, tmp_path, polls=polls, zones=LORD_HOWE)
+
+    assert row(connection, "2023-09-30T15:40:00Z")[1::3] == ["60.00", "0.00"]
+
+
 ROUNDING_POLLS = [poll("inactive", "2023-01-25 00:30"), poll("active", "2023-01-25 01:39"), poll("active", "2023-01-25 23:30")]
 
 
