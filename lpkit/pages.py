@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from lpkit import api, db, repository
 from lpkit.localtime import DEFAULT_TIMEZONE, ZoneClock
 from lpkit.parsing import format_instant, parse_pivot_us, us_to_datetime
-from lpkit.report_figures import ReportTable, read_report_csv, summary_figures, uptime_histogram
+from lpkit.report_figures import ReportTable, load_report_data
 from lpkit.reports import COLUMN_SETS, ReportOptions
 from lpkit.runner import report_path
 from lpkit.store_timeline import business_hour_lines, timeline_day, timeline_days, window_totals
@@ -304,14 +304,14 @@ def render_complete_report(line):
             f'The CSV of report "{line.report_id}" is no longer in the reports folder. Trigger the report again.',
         )
     stat = path.stat()
-    header, rows = read_report_csv(str(path), stat.st_mtime_ns, stat.st_size)
+    data = load_report_data(str(path), stat.st_mtime_ns, stat.st_size)
 
-    table = ReportTable.from_args(header, rows, request.args)
+    table = ReportTable.from_args(data, request.args)
     return render_template(
         "report_complete.html",
         report=line,
-        figures=summary_figures(header, rows),
-        histogram=uptime_histogram(header, rows),
+        figures=data.figures,
+        histogram=data.histogram,
         table=table,
         download_url=url_for("api.get_report", report_id=line.report_id, format="csv"),
     )

@@ -13,14 +13,32 @@ PAGE_SIZES = (25, 50, 100)
 DEFAULT_PAGE_SIZE = 50
 
 
+class ReportData:
+    """A report CSV's header and rows, with its figures and each requested sort order computed once."""
+
+    def __init__(self, header, rows):
+        self.header = tuple(header)
+        self.rows = tuple(rows)
+        self.figures = summary_figures(self.header, self.rows)
+        self.histogram = uptime_histogram(self.header, self.rows)
+        self._orders = {}
+
+    def sorted_rows(self, column, descending):
+        """Return the rows sorted by a column, computing each order on first use."""
+        key = (column, descending)
+        if key not in self._orders:
+            self._orders[key] = _sorted_rows(self.rows, self.header.index(column), descending)
+        return self._orders[key]
+
+
 @lru_cache(maxsize=8)
-def read_report_csv(path, _mtime_ns, _size):
-    """Read a report CSV into its header and rows; the file's mtime and size key the cache."""
+def load_report_data(path, _mtime_ns, _size):
+    """Read a report CSV; the file's mtime and size are part of the cache key, so a rewritten file is read again."""
     with open(path, encoding="utf-8", newline="") as report_file:
         reader = csv.reader(report_file)
-        header = tuple(next(reader, ()))
-        rows = tuple(tuple(row) for row in reader)
-    return header, rows
+        header = next(reader, ())
+        rows = [tuple(row) for row in reader]
+    return ReportData(header, rows)
 
 
 def _decimal(text):
@@ -139,35 +157,36 @@ def uptime_histogram(header, rows, bin_count=10):
 class ReportTable:
     """One page of a report's rows, filtered by store id and sorted by a column."""
 
-    def __init__(self, header, rows, store_filter, sort_column, descending, page, page_size):
-        self.header = header
+    def __init__(self, data, store_filter, sort_column, descending, page, page_size):
+        self.header = data.header
         self.store_filter = store_filter
         self.sort_column = sort_column
         self.descending = descending
         self.page_size = page_size
 
-        matching = [row for row in rows if store_filter.lower() in row[0].lower()] if store_filter else list(rows)
-        self.match_count = len(matching)
-        self.page_count = max(1, -(-len(matching) // page_size))
+        ordered = data.sorted_rows(sort_column, descending)
+        if store_filter:
+            needle = store_filter.lower()
+            ordered = [row for row in ordered if needle in row[0].lower()]
+        self.match_count = len(ordered)
+        self.page_count = max(1, -(-len(ordered) // page_size))
         self.page = min(max(page, 1), self.page_count)
-        ordered = _sorted_rows(matching, header.index(sort_column), descending)
         start = (self.page - 1) * page_size
         self.rows = ordered[start : start + page_size]
         self.first_index = start + 1 if self.rows else 0
         self.last_index = start + len(self.rows)
 
     @classmethod
-    def from_args(cls, header, rows, args):
+    def from_args(cls, data, args):
         """Build the table page that the query parameters store, sort, order, page and per_page ask for."""
         sort_column = args.get("sort", "store_id")
-        if sort_column not in header:
+        if sort_column not in data.header:
             sort_column = "store_id"
         page_size = _int_arg(args, "per_page", DEFAULT_PAGE_SIZE)
         if page_size not in PAGE_SIZES:
             page_size = DEFAULT_PAGE_SIZE
         return cls(
-            header,
-            rows,
+            data,
             store_filter=args.get("store", "").strip(),
             sort_column=sort_column,
             descending=args.get("order") == "desc",
@@ -205,11 +224,29 @@ def _int_arg(args, name, default):
         return default
 
 
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _sorted_rows(rows, column_index, descending):
-    """Sort rows by one column: store ids as text, figures as numbers with empty cells last."""
+    """Sort rows by one column: store ids as text, figures as numbers with empty cells last.
+
+    Rows with equal figures stay in store-id order, in both directions.
+    """
+    by_store = sorted(rows, key=lambda row: row[0])
     if column_index == 0:
-        return sorted(rows, key=lambda row: row[0], reverse=descending)
-    with_value = [(value, row) for row in rows if (value := _decimal(row[column_index])) is not None]
-    without_value = [row for row in rows if _decimal(row[column_index]) is None]
-    with_value.sort(key=lambda pair: (pair[0], pair[1][0]), reverse=descending)
+        return by_store[::-1] if descending else by_store
+
+    with_value = []
+    without_value = []
+    for row in by_store:
+        value = _number(row[column_index])
+        if value is None:
+            without_value.append(row)
+        else:
+            with_value.append((value, row))
+    with_value.sort(key=lambda pair: pair[0], reverse=descending)
     return [row for _, row in with_value] + without_value

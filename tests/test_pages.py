@@ -9,7 +9,7 @@ from conftest import import_files, report_rows, wait_for_report, write_csv
 
 from lpkit import repository
 from lpkit.parsing import format_instant, parse_pivot_us
-from lpkit.report_figures import ReportTable, summary_figures, uptime_histogram
+from lpkit.report_figures import ReportData, ReportTable, summary_figures, uptime_histogram
 from lpkit.reports import STANDARD_HEADER, write_csv as write_report_csv
 from lpkit.runner import report_path
 
@@ -372,12 +372,21 @@ def test_report_table_ignores_unknown_sort_column(client, app, connection):
 
 
 def test_table_sorts_empty_cells_last():
-    header = ("store_id", "uptime_percent_last_week")
-    rows = [("a", ""), ("b", "50.00"), ("c", "100.00")]
-    ascending = ReportTable(header, rows, "", "uptime_percent_last_week", False, 1, 25)
-    descending = ReportTable(header, rows, "", "uptime_percent_last_week", True, 1, 25)
+    header = STANDARD_HEADER + ["uptime_percent_last_week"]
+    zeros = ("0.00",) * 6
+    rows = [("a", *zeros, ""), ("b", *zeros, "50.00"), ("c", *zeros, "100.00")]
+    data = ReportData(header, rows)
+    ascending = ReportTable(data, "", "uptime_percent_last_week", False, 1, 25)
+    descending = ReportTable(data, "", "uptime_percent_last_week", True, 1, 25)
     assert [row[0] for row in ascending.rows] == ["b", "c", "a"]
     assert [row[0] for row in descending.rows] == ["c", "b", "a"]
+
+
+def test_table_keeps_store_order_for_ties():
+    rows = [(store_id, "0.00", "0.00", "0.00", "0.00", "0.00", "1.00") for store_id in ("c", "a", "b")]
+    data = ReportData(STANDARD_HEADER, rows)
+    descending = ReportTable(data, "", "downtime_last_week", True, 1, 25)
+    assert [row[0] for row in descending.rows] == ["a", "b", "c"]
 
 
 def test_summary_figures_count_stores():
