@@ -118,7 +118,7 @@ class Server:
 
 
 def wait_until_listening(server):
-    """Wait until the server answers HTTP; raise with its log when it exits or times out."""
+    """Wait until the server responds to HTTP; raise with its log when it exits or times out."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -133,20 +133,46 @@ def wait_until_listening(server):
 
 
 def start_flask(env, log_path, port=None):
-    """Start `flask --app lpkit run` on 127.0.0.1 and wait until it answers."""
+    """Start `flask --app lpkit run` on 127.0.0.1 and wait until it responds."""
     port = port or free_port()
     command = [sys.executable, "-m", "flask", "--app", "lpkit", "run", "--host", HOST, "--port", str(port)]
     return _start(command, env, log_path, port)
 
 
+# Logs lpkit's INFO lines and every request with the pid of the worker that served it.
+GUNICORN_CONFIG = """
+accesslog = "-"
+access_log_format = "access pid=%(p)s %(m)s %(U)s %(s)s"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "root": {"level": "INFO", "handlers": ["console"]},
+    "handlers": {"console": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        "lpkit": {"level": "INFO", "handlers": ["console"], "propagate": False},
+    },
+}
+"""
+
+
 def start_gunicorn(env, log_path, workers=3, port=None):
-    """Start gunicorn with several worker processes on 127.0.0.1 and wait until it answers."""
+    """Start gunicorn with several worker processes on 127.0.0.1 and wait until it responds."""
     port = port or free_port()
+    config = Path(log_path).with_suffix(".conf.py")
+    config.write_text(GUNICORN_CONFIG, encoding="utf-8")
     command = [
-        sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"{HOST}:{port}",
-        "--graceful-timeout", "5", "lpkit:create_app()",
+        sys.executable, "-m", "gunicorn", "--config", str(config), "--workers", str(workers),
+        "--bind", f"{HOST}:{port}", "--graceful-timeout", "5", "lpkit:create_app()",
     ]
     return _start(command, env, log_path, port)
+
+
+def child_pids(pid):
+    """Return the ids of a process's child processes (Linux)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return {int(child) for child in children}
 
 
 def _start(command, env, log_path, port):

@@ -10,28 +10,16 @@ import pytest
 from conftest import write_csv
 from live_server import REPO, server_env, start_flask
 
-from lpkit import PROJECT_ROOT, _secret_key, auth, create_app, db, importer
+from lpkit import PROJECT_ROOT, _secret_key, auth, create_app, importer
 
 TOKEN = "correct horse battery staple"
 SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy")
 
 
 @pytest.fixture
-def token_app(tmp_path):
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATABASE": str(tmp_path / "lpkit.sqlite"),
-            "REPORTS_DIR": str(tmp_path / "reports"),
-            "SECRET_KEY": "test",
-            "API_TOKEN": TOKEN,
-        }
-    )
-    connection = db.connect(app.config["DATABASE"])
-    db.create_schema(connection)
-    connection.close()
-    yield app
-    app.extensions["lpkit.runner"].executor.shutdown(wait=True)
+def token_app(app):
+    app.config["API_TOKEN"] = TOKEN
+    return app
 
 
 @pytest.fixture
