@@ -364,6 +364,14 @@ def test_report_table_filter_without_match(client, app, connection):
     assert "No store id contains" in html
 
 
+def test_report_without_rows(client, app, connection):
+    report_id = add_report(connection, app, "complete", rows=[])
+    html = unescape(client.get(f"/reports/{report_id}").get_data(as_text=True))
+    assert "The report has no rows" in html
+    assert "no data: 0 stores" in html
+    assert "No store id contains" not in html
+
+
 def test_report_table_ignores_unknown_sort_column(client, app, connection):
     report_id = add_report(connection, app, "complete", rows=many_rows(3))
     response = client.get(f"/reports/{report_id}?sort=password&per_page=7&page=x")
