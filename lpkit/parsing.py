@@ -60,8 +60,9 @@ def parse_timestamp_us(text):
     """
     value = text.strip()
 
-    # Fast path for the usual export form, 2023-01-22 12:09:39[.388884] UTC.
-    if len(value) in (23, 30) and value.endswith(" UTC") and value[10] == " ":
+    # Fast path for the usual export form, 2023-01-22 12:09:39[.388884] UTC,
+    # with 0 to 6 fractional digits (exports drop trailing zeros).
+    if 23 <= len(value) <= 30 and value.endswith(" UTC") and value[10] == " " and value[19:20] in (".", " "):
         try:
             moment = datetime.fromisoformat(value[:-4])
         except ValueError:
