@@ -104,7 +104,7 @@ def screenshot_dir(tmp_path_factory):
 
 
 class ConsoleErrors:
-    """Collects a page's console errors, such as content-security-policy violations."""
+    """The console errors of a page, such as content-security-policy violations."""
 
     def __init__(self, page):
         self.messages = []
