@@ -88,10 +88,22 @@ def trigger(connection, pivot_text, option_values):
     return runner.trigger(connection, pivot_us, options), pivot_us
 
 
+TRIGGER_PARAMETERS = ("pivot", "window", "columns")
+
+
+def reject_unknown_parameters():
+    """Raise a 400 for a trigger parameter lpkit does not know, so a misspelled option is not ignored."""
+    names = set(json_body()) | set(request.form) | set(request.args)
+    unknown = sorted(names - set(TRIGGER_PARAMETERS))
+    if unknown:
+        raise ApiError(400, f'parameter "{unknown[0]}" is unknown; /trigger_report takes {", ".join(TRIGGER_PARAMETERS)}')
+
+
 @bp.route("/trigger_report", methods=["POST"])
 def trigger_report():
     """Queue a report; 202 with its id, status and pivot."""
     connection = db.get_db()
+    reject_unknown_parameters()
     option_values = {name: request_value(name) for name in ("window", "columns")}
     report_id, pivot_us = trigger(connection, request_value("pivot"), option_values)
     return (
@@ -201,7 +213,7 @@ def _http_error(error):
     if pages.is_page_path(request.path):
         return pages.render_http_error(error)
     if error.code == 405 and request.path == "/trigger_report":
-        message = "GET is not allowed on /trigger_report; use POST, e.g. curl -X POST http://127.0.0.1:5000/trigger_report"
+        message = f"GET is not allowed on /trigger_report; use POST, e.g. curl -X POST {request.host_url}trigger_report"
     elif error.code == 405:
         allowed = ", ".join(sorted(error.valid_methods or []))
         message = f"{request.method} is not allowed on {request.path}; use {allowed}"

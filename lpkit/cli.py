@@ -152,7 +152,7 @@ def report_command(pivot, output, window, columns):
         if output:
             Path(output).write_bytes(path.read_bytes())
             path = Path(output)
-        click.echo(f"{len(rows)} rows written to {path}", err=True)
+        click.echo(f"{len(rows)} {'row' if len(rows) == 1 else 'rows'} written to {path}", err=True)
     finally:
         connection.close()
 

@@ -3,6 +3,7 @@
 import logging
 import sqlite3
 from importlib import resources
+from pathlib import Path
 
 import click
 from flask import current_app, g
@@ -61,6 +62,16 @@ def create_schema(connection):
     return [table for table in TABLES if table not in before]
 
 
+def remove_report_files(reports_dir):
+    """Delete the report CSV files (complete or partial) in a folder; return how many."""
+    removed = 0
+    for pattern in ("report-*.csv", "report-*.csv.partial"):
+        for path in Path(reports_dir).glob(pattern):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def drop_schema(connection):
     for table in reversed(TABLES):
         connection.execute(f"DROP TABLE IF EXISTS {table}")
@@ -76,10 +87,12 @@ def init_db_command(reset, yes):
     connection = connect(path)
     try:
         if reset:
+            reports_dir = Path(current_app.config["REPORTS_DIR"])
             if not yes:
-                click.confirm(f"Delete all stores, polls and reports in {path}?", abort=True)
+                click.confirm(f"Delete all stores, polls and reports in {path} and the report files in {reports_dir}?", abort=True)
             drop_schema(connection)
-            log.warning("dropped all tables in %s", path)
+            removed = remove_report_files(reports_dir)
+            log.warning("dropped all tables in %s and removed %d report files", path, removed)
 
         created = create_schema(connection)
         if not created:

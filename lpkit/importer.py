@@ -344,20 +344,19 @@ def _import_file(connection, path, rejects, progress):
 def _import_polls(connection, csv_file, summary, rejects, report_progress):
     column = csv_file.column_index
     id_column, status_column, time_column = column["store_id"], column["status"], column["timestamp"]
-    # Index of each store id in the file, keyed by the id's raw text, and the
-    # parsed statuses by raw text: both repeat on nearly every row.
-    store_index = {}
-    index_of_raw_id = {}
+    # Parsed store ids and statuses by their raw text, which repeats on
+    # nearly every row. A store gets an index only with an accepted row.
+    id_of_raw = {}
     status_of_raw = {}
+    store_index = {}
     lines, stores, instants, actives = array("q"), array("q"), array("q"), array("b")
 
     for line_number, fields in _records(csv_file, summary, rejects):
         raw_id, raw_status = fields[id_column], fields[status_column]
         try:
-            index = index_of_raw_id.get(raw_id)
-            if index is None:
-                index = store_index.setdefault(parsing.parse_store_id(raw_id), len(store_index))
-                index_of_raw_id[raw_id] = index
+            store_id = id_of_raw.get(raw_id)
+            if store_id is None:
+                store_id = id_of_raw[raw_id] = parsing.parse_store_id(raw_id)
             active = status_of_raw.get(raw_status)
             if active is None:
                 active = status_of_raw[raw_status] = parsing.parse_status(raw_status)
@@ -365,6 +364,7 @@ def _import_polls(connection, csv_file, summary, rejects, report_progress):
         except ValueError as error:
             rejects.add(summary, Rejection(csv_file.path, line_number, str(error), fields))
             continue
+        index = store_index.setdefault(store_id, len(store_index))
         lines.append(line_number)
         stores.append(index)
         instants.append(instant_us)

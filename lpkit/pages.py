@@ -314,6 +314,7 @@ def render_complete_report(line):
         histogram=data.histogram,
         table=table,
         download_url=url_for("api.get_report", report_id=line.report_id, format="csv"),
+        incidents_url=url_for("api.get_report", report_id=line.report_id, part="incidents", format="csv"),
     )
 
 

@@ -168,11 +168,19 @@ def canonical_timezone(name):
     return _CANONICAL_ZONES.get(name.strip().lower())
 
 
-PIVOT_HINT = "use ISO 8601 such as 2023-01-25T18:13:00Z, epoch milliseconds such as 1674670380000, or now"
+PIVOT_HINT = (
+    "use ISO 8601 such as 2023-01-25T18:13:00Z, epoch milliseconds such as 1674670380000, "
+    "now, or latest (the newest poll)"
+)
 
 # Instants outside this range cannot be a poll time and overflow datetime arithmetic.
 _EARLIEST_PIVOT_US = datetime_to_us(datetime(1970, 1, 2, tzinfo=timezone.utc))
 _LATEST_PIVOT_US = datetime_to_us(datetime(9999, 12, 1, tzinfo=timezone.utc))
+
+
+# Epoch milliseconds below this (1973-03-03) are far more likely epoch seconds
+# sent by mistake than a pivot in the early 1970s.
+_SMALLEST_LIKELY_EPOCH_MS = 100_000_000_000
 
 
 def parse_pivot_us(text, now_us=None):
@@ -186,6 +194,10 @@ def parse_pivot_us(text, now_us=None):
     if re.fullmatch(r"-?[0-9]+[.,][0-9]*", value):
         raise ValueError(f'pivot "{shown(value)}" has a fraction; epoch milliseconds are a whole number such as 1674670380000')
     if re.fullmatch(r"-?[0-9]+", value):
+        if 0 < int(value) < _SMALLEST_LIKELY_EPOCH_MS:
+            raise ValueError(
+                f'pivot "{value}" looks like epoch seconds; epoch milliseconds have 13 digits, such as {value}000'
+            )
         pivot_us = int(value) * 1000
         if len(value) > 16:
             pivot_us = None

@@ -1,6 +1,7 @@
 """The import rules: every accepted variant of the exports, rejects, replacement and the CLI."""
 
 import csv
+from pathlib import Path
 
 import pytest
 
@@ -320,6 +321,18 @@ def test_init_db_reset_deletes_data(runner, connection, tmp_path):
     assert count(connection, "stores") == 0
 
 
+def test_init_db_reset_removes_report_files(app, runner):
+    reports_dir = Path(app.config["REPORTS_DIR"])
+    (reports_dir / "report-old.csv").write_text("store_id\r\n", encoding="utf-8")
+    (reports_dir / "notes.txt").write_text("kept", encoding="utf-8")
+
+    result = runner.invoke(args=["init-db", "--reset", "--yes"])
+
+    assert result.exit_code == 0
+    assert not (reports_dir / "report-old.csv").exists()
+    assert (reports_dir / "notes.txt").exists()
+
+
 # Real exports ---------------------------------------------------------------------------
 
 
@@ -333,3 +346,18 @@ def test_loop_exports_import_fully(connection, tmp_path):
     assert (zones.kind, zones.rows_inserted, zones.rows_rejected) == ("timezones", 13559, 0)
     assert zones.warnings == []
     assert count(connection, "stores") == 13822
+
+
+def test_rejected_poll_rows_name_no_store(connection, tmp_path):
+    polls = write_csv(
+        tmp_path / "status.csv",
+        "store_id,status,timestamp_utc\n"
+        "kept,active,2023-01-24 10:00:00 UTC\n"
+        "bad-status,maybe,2023-01-24 10:00:00 UTC\n"
+        "bad-time,active,garbage\n",
+    )
+
+    import_files(connection, tmp_path, polls)
+
+    store_ids = [row[0] for row in connection.execute("SELECT store_id FROM stores ORDER BY store_id")]
+    assert store_ids == ["kept"]
