@@ -239,3 +239,17 @@ def test_cli_rolling_extended(runner, connection, tmp_path):
     assert result.exit_code == 0, result.output
     header = next(csv.reader(io.StringIO(output.read_text(encoding="utf-8"))))
     assert "uptime_percent_last_week" in header
+
+
+def test_misspelled_option_is_rejected(client):
+    response = client.post("/trigger_report", data={"windows": "rolling"})
+
+    assert response.status_code == 400
+    assert '"windows" is unknown' in response.get_json()["error"]
+
+
+def test_epoch_seconds_pivot_is_rejected(client):
+    response = client.post("/trigger_report", json={"pivot": "1674670380"})
+
+    assert response.status_code == 400
+    assert "1674670380000" in response.get_json()["error"]
