@@ -150,8 +150,22 @@ class ReportRunner:
         self.database = database
         self.reports_dir = reports_dir
         self.batch_sizes = batch_sizes
-        self.owner = process_owner()
+        self._owner_pid = None
+        self._owner = None
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="lpkit-report")
+
+    @property
+    def owner(self):
+        """Return the owner string of the current process.
+
+        It is worked out again after a fork, because a server that creates
+        the app before forking its workers (gunicorn --preload) would
+        otherwise record the parent's pid with reports that a worker runs.
+        """
+        if self._owner_pid != os.getpid():
+            self._owner = process_owner()
+            self._owner_pid = os.getpid()
+        return self._owner
 
     def trigger(self, connection, pivot_us, options):
         """Record a new report and queue it; return its id."""

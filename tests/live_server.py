@@ -157,14 +157,14 @@ logconfig_dict = {
 """
 
 
-def start_gunicorn(env, log_path, workers=3, port=None):
+def start_gunicorn(env, log_path, workers=3, port=None, extra_args=()):
     """Start gunicorn with several worker processes on 127.0.0.1 and wait until it responds."""
     port = port or free_port()
     config = Path(log_path).with_suffix(".conf.py")
     config.write_text(GUNICORN_CONFIG, encoding="utf-8")
     command = [
         sys.executable, "-m", "gunicorn", "--config", str(config), "--workers", str(workers),
-        "--bind", f"{HOST}:{port}", "--graceful-timeout", "5", "lpkit:create_app()",
+        "--bind", f"{HOST}:{port}", "--graceful-timeout", "5", *extra_args, "lpkit:create_app()",
     ]
     return _start(command, env, log_path, port)
 

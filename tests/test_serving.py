@@ -138,3 +138,18 @@ def test_second_server_keeps_first_servers_report(tmp_path):
 
     assert seen_by_second["status"] == "Running"
     assert final["status"] == "Complete"
+
+
+def test_preloaded_app_records_worker_as_owner(tmp_path):
+    database, reports = tmp_path / "lpkit.sqlite", tmp_path / "reports"
+    load_dataset(tmp_path / "data", database, 100, days=1)
+    server = start_gunicorn(server_env(database, reports), tmp_path / "gunicorn.log", workers=2, extra_args=["--preload"])
+    try:
+        report_id = server.trigger()
+        final = server.wait_for(report_id)
+        workers = child_pids(server.process.pid)
+    finally:
+        server.stop()
+
+    assert final["status"] == "Complete"
+    assert report_owner_pid(database, report_id) in workers
