@@ -59,8 +59,8 @@ def _secret_key(instance_path):
 def _make_folder(path, purpose, parent=False):
     """Create a folder lpkit writes to; log, instead of failing start-up, when that is impossible.
 
-    The server still starts, so the API can answer with the same error for
-    each request, and the commands can print it.
+    The server still starts, so the API can return the error for each
+    request, and the commands can print it.
     """
     folder = Path(path).parent if parent else Path(path)
     try:

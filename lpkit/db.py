@@ -84,7 +84,12 @@ def drop_schema(connection):
 def init_db_command(reset, yes):
     """Create the database schema; existing data is kept unless --reset is given."""
     path = current_app.config["DATABASE"]
-    connection = connect(path)
+    try:
+        connection = connect(path)
+    except sqlite3.Error as error:
+        raise click.ClickException(
+            f"cannot open the database {path}: {error}; check that its folder exists and is writable, or set LPKIT_DATABASE"
+        ) from None
     try:
         if reset:
             reports_dir = Path(current_app.config["REPORTS_DIR"])

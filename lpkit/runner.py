@@ -99,10 +99,10 @@ def failure_message(error, reports_dir):
 def run_report(connection, report_id, reports_dir, batch_sizes, progress=None):
     """Compute a recorded report, write its CSV and mark it complete; on failure mark it failed.
 
-    The rows are read on a second connection inside one transaction, a
-    consistent snapshot, while status and progress are written on
-    ``connection`` outside it: progress is visible at once, and the report
-    holds no write lock that would stall triggers and imports.
+    The rows are read on a second connection inside one transaction, so they
+    come from one consistent snapshot. Status and progress are written on
+    ``connection`` outside that transaction, so progress is visible at once
+    and the report holds no write lock that would stall triggers and imports.
     """
     record = repository.get_report(connection, report_id)
     options = ReportOptions.from_mapping(record.options)

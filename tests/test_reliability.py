@@ -483,3 +483,16 @@ def test_read_only_rejects_folder_rolls_back(tmp_path, mount_tmpfs, connection):
 
     assert str(rejects / "sub") in str(raised.value)
     assert repository.count_stores(connection) == 0
+
+
+def test_init_db_in_read_only_folder_names_path(tmp_path, mount_tmpfs):
+    folder = mount_tmpfs("db", 64, read_only=True)
+    env = server_env(folder / "lpkit.sqlite", tmp_path / "reports")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "lpkit", "init-db"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert str(folder / "lpkit.sqlite") in result.stderr
