@@ -76,11 +76,18 @@ def owner_is_alive(owner):
 
 
 def _remove_report_files(reports_dir, report_id):
-    """Remove the CSV files, complete or partial, that a failed report left behind."""
+    """Remove the CSV files, complete or partial, that a failed report left behind.
+
+    A folder that cannot be read is logged and skipped, so the report is
+    still marked failed.
+    """
     for part in ("report", "incidents"):
         path = report_path(reports_dir, report_id, part)
-        path.with_name(path.name + ".partial").unlink(missing_ok=True)
-        path.unlink(missing_ok=True)
+        for leftover in (path.with_name(path.name + ".partial"), path):
+            try:
+                leftover.unlink(missing_ok=True)
+            except OSError as error:
+                log.warning("report %s: cannot remove %s: %s", report_id, leftover, error)
 
 
 def failure_message(error, reports_dir):

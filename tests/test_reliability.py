@@ -496,3 +496,21 @@ def test_init_db_in_read_only_folder_names_path(tmp_path, mount_tmpfs):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert str(folder / "lpkit.sqlite") in result.stderr
+
+
+def test_report_fails_when_reports_path_is_a_file(tmp_path):
+    """A reports "folder" that is a file marks the report failed instead of leaving it running."""
+    not_a_folder = tmp_path / "reports"
+    not_a_folder.write_text("a file, not a folder", encoding="utf-8")
+    app = create_app({"TESTING": True, "DATABASE": str(tmp_path / "lpkit.sqlite"), "REPORTS_DIR": str(not_a_folder), "SECRET_KEY": "test"})
+    connection = db.connect(app.config["DATABASE"])
+    db.create_schema(connection)
+    repository.insert_report(connection, "r1", 1_674_670_380_000_000, {}, "test")
+
+    with pytest.raises(OSError):
+        run_report(connection, "r1", str(not_a_folder), BatchSizes())
+
+    record = repository.get_report(connection, "r1")
+    assert record.status == "failed"
+    assert str(not_a_folder) in record.error
+    connection.close()
