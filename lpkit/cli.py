@@ -19,10 +19,18 @@ log = logging.getLogger(__name__)
 
 
 def _connect_with_schema():
-    connection = db.connect(current_app.config["DATABASE"])
-    created = db.create_schema(connection)
+    """Open the database, creating missing tables; a failure becomes a message naming the path."""
+    database = current_app.config["DATABASE"]
+    try:
+        connection = db.connect(database)
+        created = db.create_schema(connection)
+    except sqlite3.Error as error:
+        raise click.ClickException(
+            f"cannot open the database {database}: {error}; check that its folder exists and is writable, "
+            "or set LPKIT_DATABASE to another path"
+        ) from None
     if created:
-        click.echo(f"Created {', '.join(created)} in {current_app.config['DATABASE']}.")
+        click.echo(f"Created {', '.join(created)} in {database}.")
     return connection
 
 
@@ -49,10 +57,7 @@ def _database_failure(database, error):
 def run_import(paths, strict=False):
     """Import files with a progress bar and printed summaries; return the summaries."""
     database = current_app.config["DATABASE"]
-    try:
-        connection = _connect_with_schema()
-    except sqlite3.Error as error:
-        raise click.ClickException(_database_failure(database, error)) from None
+    connection = _connect_with_schema()
     rejects_dir = Path(database).parent
     bars = {}
 
@@ -150,7 +155,12 @@ def report_command(pivot, output, window, columns):
 
         path = report_path(config["REPORTS_DIR"], report_id)
         if output:
-            Path(output).write_bytes(path.read_bytes())
+            try:
+                Path(output).write_bytes(path.read_bytes())
+            except OSError as error:
+                raise click.ClickException(
+                    f"cannot write {output}: {error.strerror}; the report is still in {path}"
+                ) from None
             path = Path(output)
         click.echo(f"{len(rows)} {'row' if len(rows) == 1 else 'rows'} written to {path}", err=True)
     finally:
@@ -180,7 +190,12 @@ def sample_data_command(output, stores, days, seed, if_empty, no_import):
             return
 
     folder = Path(output or Path(current_app.instance_path) / "sample-data")
-    generate_dataset(folder, stores=stores, days=days, seed=seed)
+    try:
+        generate_dataset(folder, stores=stores, days=days, seed=seed)
+    except OSError as error:
+        raise click.ClickException(
+            f"cannot write the sample data to {error.filename or folder}: {error.strerror}; choose a writable folder with --output"
+        ) from None
     click.echo(f"Sample data written to {folder}")
     if not no_import:
         run_import([str(folder)])
