@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from array import array
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -287,26 +288,28 @@ def import_paths(connection, paths, *, rejects_dir, strict=False, progress=None)
     summaries = []
     try:
         if strict:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(connection):
                 for path in files:
                     summaries.append(_import_file(connection, path, rejects, progress))
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-            connection.execute("COMMIT")
         else:
             for path in files:
-                connection.execute("BEGIN IMMEDIATE")
-                try:
+                with _transaction(connection):
                     summaries.append(_import_file(connection, path, rejects, progress))
-                except BaseException:
-                    connection.execute("ROLLBACK")
-                    raise
-                connection.execute("COMMIT")
     finally:
         rejects.close()
     return ImportResult(summaries, rejects.path, skipped)
+
+
+@contextmanager
+def _transaction(connection):
+    """Run a block in a write transaction that is rolled back on any exception, Ctrl-C included."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 def _import_file(connection, path, rejects, progress):
