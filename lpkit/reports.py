@@ -14,13 +14,12 @@ from lpkit.parsing import format_instant, us_to_datetime
 from lpkit.uptime import (
     HOUR_US,
     WINDOW_MODES,
-    StorePlan,
     business_intervals,
-    compute_totals,
     report_windows,
     round_half_up,
     window_segments,
 )
+from lpkit.window_totals import StorePlan, compute_totals
 
 log = logging.getLogger(__name__)
 

@@ -12,14 +12,13 @@ from lpkit.parsing import datetime_to_us
 from lpkit.uptime import (
     HOUR_US,
     BusinessHours,
-    StorePlan,
     business_intervals,
-    compute_totals,
     downtime_episodes,
     report_windows,
     store_spans,
     window_segments,
 )
+from lpkit.window_totals import StorePlan, compute_totals
 
 ZONES = ["America/New_York", "Asia/Kolkata", "UTC", "Australia/Lord_Howe", "America/Santiago"]
 # Pivots next to daylight-saving changes as well as ordinary days.
