@@ -11,6 +11,7 @@ import io
 import logging
 import os
 import time
+import uuid
 from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -285,16 +286,17 @@ def import_paths(connection, paths, *, rejects_dir, strict=False, progress=None)
         files.append(path)
     csv.field_size_limit(MAX_FIELD_CHARS)
     rejects = RejectLog(rejects_dir, strict)
+    run_id = str(uuid.uuid4())
     summaries = []
     try:
         if strict:
             with _transaction(connection):
                 for path in files:
-                    summaries.append(_import_file(connection, path, rejects, progress))
+                    summaries.append(_import_file(connection, path, run_id, rejects, progress))
         else:
             for path in files:
                 with _transaction(connection):
-                    summaries.append(_import_file(connection, path, rejects, progress))
+                    summaries.append(_import_file(connection, path, run_id, rejects, progress))
     finally:
         rejects.close()
     return ImportResult(summaries, rejects.path, skipped)
@@ -312,7 +314,7 @@ def _transaction(connection):
     connection.execute("COMMIT")
 
 
-def _import_file(connection, path, rejects, progress):
+def _import_file(connection, path, run_id, rejects, progress):
     started_at_us = repository.now_us()
     csv_file = _open_csv(path)
     summary = FileSummary(str(path), csv_file.kind)
@@ -332,7 +334,7 @@ def _import_file(connection, path, rejects, progress):
     finally:
         csv_file.raw.close()
 
-    repository.record_import(connection, summary, started_at_us, str(rejects.path) if rejects.path else None)
+    repository.record_import(connection, summary, run_id, started_at_us, str(rejects.path) if rejects.path else None)
     log.info(
         "imported %s: %d read, %d inserted, %d duplicate, %d rejected",
         path,

@@ -7,6 +7,7 @@ dim unused form fields.
 
 import logging
 import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -213,10 +214,32 @@ def local_pivot_text(local_text, zone_name):
     return format_instant(ZoneClock(zone_name).resolve(local))
 
 
+# The data summary of each database, with the data version it was read at.
+# Counting the polls scans the whole table, so the count is kept until an
+# import or a reset changes the data.
+_summary_cache = {}
+_summary_lock = threading.Lock()
+
+
+def cached_data_summary(connection):
+    """Return the home page's data summary, read again only when the data has changed."""
+    database = current_app.config["DATABASE"]
+    version = repository.data_version(connection)
+    with _summary_lock:
+        cached = _summary_cache.get(database)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+
+    summary = repository.data_summary(connection)
+    with _summary_lock:
+        _summary_cache[database] = (version, summary)
+    return summary
+
+
 def render_home(form=None, error=None, status=200):
     """Render the home page: what is loaded, the trigger form and the recent reports."""
     connection = db.get_db()
-    summary = repository.data_summary(connection)
+    summary = cached_data_summary(connection)
     last_import = repository.last_import(connection)
     now_us = repository.now_us()
     reports = [report_line(record, now_us) for record in repository.recent_reports(connection)]

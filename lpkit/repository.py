@@ -302,14 +302,15 @@ def mark_report_failed(connection, report_id, error):
 # Imports --------------------------------------------------------------------
 
 
-def record_import(connection, summary, started_at_us, rejects_path):
+def record_import(connection, summary, run_id, started_at_us, rejects_path):
     connection.execute(
         """
-        INSERT INTO imports (file_path, file_kind, started_at_us, finished_at_us, rows_read,
+        INSERT INTO imports (run_id, file_path, file_kind, started_at_us, finished_at_us, rows_read,
                              rows_inserted, rows_duplicate, rows_rejected, rejects_path)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         (
+            run_id,
             summary.path,
             summary.kind,
             started_at_us,
@@ -328,10 +329,17 @@ def last_import(connection):
     row = connection.execute(
         """
         SELECT max(finished_at_us), count(*), sum(rows_rejected) FROM imports
-        WHERE started_at_us >= (SELECT max(started_at_us) - 1000000 FROM imports)
+        WHERE run_id = (SELECT run_id FROM imports ORDER BY import_id DESC LIMIT 1)
         """
     ).fetchone()
     return row if row and row[0] is not None else None
+
+
+def data_version(connection):
+    """Return a value that changes whenever an import or a reset changes the data."""
+    schema_version = connection.execute("PRAGMA schema_version").fetchone()[0]
+    last_import_id, imports = connection.execute("SELECT max(import_id), count(*) FROM imports").fetchone()
+    return schema_version, last_import_id, imports
 
 
 def data_summary(connection):

@@ -60,6 +60,8 @@ CREATE INDEX IF NOT EXISTS reports_by_created ON reports (created_at_us);
 
 CREATE TABLE IF NOT EXISTS imports (
     import_id INTEGER PRIMARY KEY,
+    -- One id per import command, shared by the files it imported.
+    run_id TEXT NOT NULL,
     file_path TEXT NOT NULL,
     file_kind TEXT NOT NULL,
     started_at_us INTEGER NOT NULL,

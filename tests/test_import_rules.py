@@ -7,6 +7,8 @@ import pytest
 
 from conftest import LOOP_DATA, import_files, write_csv
 
+from lpkit import repository
+
 STATUS_HEADER = "store_id,status,timestamp_utc"
 HOURS_HEADER = "store_id,dayOfWeek,start_time_local,end_time_local"
 ZONES_HEADER = "store_id,timezone_str"
@@ -361,3 +363,15 @@ def test_rejected_poll_rows_name_no_store(connection, tmp_path):
 
     store_ids = [row[0] for row in connection.execute("SELECT store_id FROM stores ORDER BY store_id")]
     assert store_ids == ["kept"]
+
+
+def test_last_import_groups_one_command(connection, tmp_path):
+    first = export(tmp_path, "a.csv", STATUS_HEADER, "a,active,2023-01-25 12:00:00 UTC")
+    second = export(tmp_path, "b.csv", STATUS_HEADER, "b,maybe,2023-01-25 12:00:00 UTC")
+    import_files(connection, tmp_path, first)
+
+    import_files(connection, tmp_path, first, second)
+
+    _finished, files, rejected = repository.last_import(connection)
+    assert files == 2
+    assert rejected == 1

@@ -7,7 +7,7 @@ from html import unescape
 import pytest
 from conftest import import_files, report_rows, wait_for_report, write_csv
 
-from lpkit import repository
+from lpkit import importer, repository
 from lpkit.parsing import format_instant, parse_pivot_us
 from lpkit.report_figures import ReportData, ReportTable, summary_figures, uptime_histogram
 from lpkit.reports import STANDARD_HEADER, write_csv as write_report_csv
@@ -518,3 +518,19 @@ def test_wrong_method_on_page_is_html_405(client):
     assert response.status_code == 405
     assert response.mimetype == "text/html"
     assert response.headers["Allow"]
+
+
+def test_home_summary_follows_imports(client, connection, tmp_path):
+    first = tmp_path / "first.csv"
+    first.write_text("store_id,status,timestamp_utc\na,active,2023-01-25 12:00:00 UTC\n", encoding="utf-8")
+    second = tmp_path / "second.csv"
+    second.write_text("store_id,status,timestamp_utc\nb,active,2023-01-25 13:00:00 UTC\n", encoding="utf-8")
+
+    importer.import_paths(connection, [first], rejects_dir=tmp_path)
+    before = client.get("/").get_data(as_text=True)
+    importer.import_paths(connection, [second], rejects_dir=tmp_path)
+    after = client.get("/").get_data(as_text=True)
+
+    assert "2023-01-25 12:00:00" in before
+    assert "2023-01-25 13:00:00" not in before
+    assert "2023-01-25 13:00:00" in after
