@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file,
 from werkzeug.exceptions import HTTPException
 
 from lpkit import db, repository
-from lpkit.parsing import format_instant, parse_pivot_us
+from lpkit.parsing import format_instant, parse_pivot_us, shown
 from lpkit.reports import ReportOptions
 from lpkit.runner import report_path
 
@@ -96,7 +96,7 @@ def reject_unknown_parameters():
     names = set(json_body()) | set(request.form) | set(request.args)
     unknown = sorted(names - set(TRIGGER_PARAMETERS))
     if unknown:
-        raise ApiError(400, f'parameter "{unknown[0]}" is unknown; /trigger_report takes {", ".join(TRIGGER_PARAMETERS)}')
+        raise ApiError(400, f'parameter "{shown(unknown[0])}" is unknown; /trigger_report takes {", ".join(TRIGGER_PARAMETERS)}')
 
 
 @bp.route("/trigger_report", methods=["POST"])
@@ -162,10 +162,10 @@ def get_report():
 
     part = (request.args.get("part") or "rows").strip().lower()
     if part not in ("rows", "incidents"):
-        raise ApiError(400, f'part "{part}" is unknown; use rows (the default) or incidents')
+        raise ApiError(400, f'part "{shown(part)}" is unknown; use rows (the default) or incidents')
     response_format = (request.args.get("format") or "").strip().lower()
     if response_format not in ("", "csv", "json"):
-        raise ApiError(400, f'format "{response_format}" is unknown; use csv or json')
+        raise ApiError(400, f'format "{shown(response_format)}" is unknown; use csv or json')
 
     path = report_path(current_app.config["REPORTS_DIR"], record.report_id, "incidents" if part == "incidents" else "report")
     if not path.exists():
