@@ -309,6 +309,10 @@ def report(report_id):
             f'No report has the id "{report_id}". Reports are listed on the home page, where you can also trigger a new one.',
         )
 
+    runner = current_app.extensions["lpkit.runner"]
+    if runner.fail_if_orphaned(db.get_db(), record):
+        record = repository.get_report(db.get_db(), report_id)
+
     line = report_line(record)
     if record.status in ("queued", "running"):
         return render_template("report_running.html", report=line)

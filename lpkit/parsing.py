@@ -158,7 +158,9 @@ def parse_store_id(text):
 def parse_day_of_week(text):
     """Parse a day number: 0 is Monday and 6 is Sunday."""
     value = text.strip()
-    if not (value.isascii() and value.isdigit()) or int(value) > 6:
+    if not (value.isascii() and value.isdigit()):
+        raise ValueError(f'day of week "{shown(value)}" is not a day number; use 0 for Monday through 6 for Sunday')
+    if int(value) > 6:
         raise ValueError(f'day of week "{shown(value)}" is outside 0-6; use 0 for Monday through 6 for Sunday')
     return int(value)
 

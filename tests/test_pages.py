@@ -111,7 +111,8 @@ def test_home_empty_database(client):
 def test_home_security_headers(client):
     response = client.get("/")
     assert response.headers["Content-Security-Policy"] == (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'none'"
     )
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
@@ -534,3 +535,25 @@ def test_home_summary_follows_imports(client, connection, tmp_path):
     assert "2023-01-25 12:00:00" in before
     assert "2023-01-25 13:00:00" not in before
     assert "2023-01-25 13:00:00" in after
+
+
+def test_report_page_fails_orphaned_report(client, connection):
+    repository.insert_report(connection, "orphan", 1_674_670_380_000_000, {}, "another-host:12345:1@boot")
+    repository.mark_report_running(connection, "orphan", 10)
+
+    html = client.get("/reports/orphan").get_data(as_text=True)
+
+    assert "interrupted by a restart" in html
+    assert repository.get_report(connection, "orphan").status == "failed"
+
+
+def test_rolling_report_page_names_its_window(client, connection, tmp_path):
+    write_csv(tmp_path / "status.csv", "store_id,status,timestamp_utc\ns,active,2023-01-25 12:00:00 UTC\n")
+    import_files(connection, tmp_path, tmp_path / "status.csv")
+    triggered = client.post("/trigger_report", json={"window": "rolling"})
+    wait_for_report(client, triggered.get_json()["report_id"])
+
+    html = client.get(f"/reports/{triggered.get_json()['report_id']}").get_data(as_text=True)
+
+    assert "Fully up the last 7 days" in html
+    assert "Fully up last week" not in html
