@@ -1,8 +1,9 @@
 """Import of the store-status, business-hours and timezone exports.
 
 Each file's kind comes from its header. A row that cannot be read exactly is
-rejected with its file, line number and reason; rejected rows are written to
-a CSV beside the database. Only accepted rows name a store or change its data.
+rejected with its file, line number and reason, and every rejected row is
+written to a CSV beside the database. Only accepted rows name a store or
+change its data.
 """
 
 import codecs
@@ -82,7 +83,7 @@ class Rejection:
 
 @dataclass
 class FileSummary:
-    """What the import did with one file."""
+    """The outcome of one file's import: row counts, the first reasons and warnings."""
 
     path: str
     kind: str
@@ -228,7 +229,7 @@ codecs.register_error(_DecodeErrorCounter.name, _DecodeErrorCounter.handle)
 
 
 def _is_valid_utf8(fields):
-    """Return False when a field holds bytes that were not UTF-8 (decoded as lone surrogates)."""
+    """Return False when a field contains bytes that were not UTF-8 (decoded as lone surrogates)."""
     try:
         "".join(fields).encode("utf-8")
     except UnicodeEncodeError:
@@ -425,10 +426,10 @@ def _merge_polls(new, stored):
     """Split new polls into those to insert, duplicates and conflicts.
 
     For each (store, instant) the stored poll wins, else the first line of the
-    file; a later row with the same status is a duplicate, one with another
-    status a conflict. Returns (PollRows to insert in key order, duplicate
-    count, conflicts as (line, store_pk, instant, status, kept status) sorted
-    by line).
+    file. A later row with the same status is a duplicate, and one with
+    another status is a conflict. Returns the PollRows to insert, in key
+    order, the duplicate count, and the conflicts as (line, store_pk,
+    instant, status, kept status) sorted by line.
     """
     both = PollRows(*(np.concatenate(pair) for pair in zip(vars(stored).values(), vars(new).values())))
     is_new = np.concatenate((np.zeros(len(stored.lines), dtype=bool), np.ones(len(new.lines), dtype=bool)))

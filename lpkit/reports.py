@@ -108,7 +108,7 @@ class ReportBuilder:
     def rows(self, progress=None):
         """Return the report rows sorted by store id; ``progress(done, total)`` is called per batch.
 
-        Afterwards ``incidents`` holds the downtime episodes of the last-week
+        Afterwards ``incidents`` contains the downtime episodes of the last-week
         window, sorted by store id and start.
 
         The whole computation reads inside one transaction, so an import that
