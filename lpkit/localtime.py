@@ -42,6 +42,8 @@ class ZoneClock:
         if cached is not None:
             return cached
 
+        # NOTE: this assumes the zone changes its offset at most once within
+        # the 28 hours around the local time, true of every current IANA zone.
         offset_before = self._offset_at(local - _BEFORE_ANY_OFFSET)
         offset_after = self._offset_at(local + _AFTER_ANY_OFFSET)
         matches = [
