@@ -40,7 +40,7 @@ def free_port():
 def server_env(database, reports_dir, **settings):
     """Return the environment of a server process on its own database and reports folder."""
     env = dict(os.environ)
-    for name in ("LPKIT_API_TOKEN", "FLASK_DEBUG", "LPKIT_REPORT_WORKERS", "LPKIT_STORE_BATCH_SIZE"):
+    for name in ("LPKIT_API_TOKEN", "FLASK_DEBUG", "LPKIT_REPORT_WORKERS", "LPKIT_STORE_BATCH_SIZE", "LPKIT_POLL_BATCH_SIZE"):
         env.pop(name, None)
     env.update(
         LPKIT_DATABASE=str(database),
@@ -193,3 +193,14 @@ def load_dataset(folder, database, stores, days=2, seed=7):
         importer.import_paths(connection, [str(folder)], rejects_dir=folder.parent / "rejects")
     finally:
         connection.close()
+
+
+def slow_report_setup(tmp_path, stores):
+    """Load `stores` generated stores and return (database, reports folder, server environment).
+
+    Batch sizes of 1 make a report slow enough to act on while it runs.
+    """
+    database, reports = tmp_path / "lpkit.sqlite", tmp_path / "reports"
+    load_dataset(tmp_path / "data", database, stores)
+    env = server_env(database, reports, LPKIT_STORE_BATCH_SIZE=1, LPKIT_POLL_BATCH_SIZE=1)
+    return database, reports, env

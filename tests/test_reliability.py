@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from live_server import REPO, load_dataset, server_env, start_flask
+from live_server import REPO, load_dataset, server_env, slow_report_setup, start_flask
 
 from lpkit import create_app, db, importer, repository
 from lpkit.generator import generate_dataset
@@ -130,9 +130,7 @@ def test_get_report_fails_orphaned_report(client, connection):
 
 
 def test_sigkill_mid_report_fails_on_restart(tmp_path):
-    database, reports = tmp_path / "lpkit.sqlite", tmp_path / "reports"
-    load_dataset(tmp_path / "data", database, SLOW_STORES)
-    env = server_env(database, reports, LPKIT_STORE_BATCH_SIZE=1, LPKIT_POLL_BATCH_SIZE=1)
+    database, reports, env = slow_report_setup(tmp_path, SLOW_STORES)
     server = start_flask(env, tmp_path / "server1.log")
     try:
         report_id = server.trigger()
@@ -255,9 +253,7 @@ def test_twenty_triggers_all_complete(tmp_path):
 
 
 def test_fifty_clients_polling_during_report(tmp_path):
-    database, reports = tmp_path / "lpkit.sqlite", tmp_path / "reports"
-    load_dataset(tmp_path / "data", database, POLLED_STORES)
-    env = server_env(database, reports, LPKIT_STORE_BATCH_SIZE=1, LPKIT_POLL_BATCH_SIZE=1)
+    database, reports, env = slow_report_setup(tmp_path, POLLED_STORES)
     server = start_flask(env, tmp_path / "server.log")
     try:
         report_id = server.trigger()

@@ -7,7 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from live_server import child_pids, load_dataset, server_env, start_flask, start_gunicorn
+from live_server import child_pids, load_dataset, server_env, slow_report_setup, start_flask, start_gunicorn
 
 from lpkit import db, repository
 from lpkit.runner import RESTART_ERROR
@@ -75,9 +75,7 @@ def test_trigger_runs_once_and_workers_agree(tmp_path):
 
 
 def test_new_worker_keeps_live_workers_report(tmp_path):
-    database, reports = tmp_path / "lpkit.sqlite", tmp_path / "reports"
-    load_dataset(tmp_path / "data", database, SLOW_STORES)
-    env = server_env(database, reports, LPKIT_STORE_BATCH_SIZE=1, LPKIT_POLL_BATCH_SIZE=1)
+    database, reports, env = slow_report_setup(tmp_path, SLOW_STORES)
     server = start_gunicorn(env, tmp_path / "gunicorn.log", workers=WORKERS)
     try:
         report_id = server.trigger()
@@ -98,9 +96,7 @@ def test_new_worker_keeps_live_workers_report(tmp_path):
 
 
 def test_killed_worker_report_fails(tmp_path):
-    database, reports = tmp_path / "lpkit.sqlite", tmp_path / "reports"
-    load_dataset(tmp_path / "data", database, SLOW_STORES)
-    env = server_env(database, reports, LPKIT_STORE_BATCH_SIZE=1, LPKIT_POLL_BATCH_SIZE=1)
+    database, reports, env = slow_report_setup(tmp_path, SLOW_STORES)
     server = start_gunicorn(env, tmp_path / "gunicorn.log", workers=WORKERS)
     try:
         report_id = server.trigger()
@@ -120,9 +116,7 @@ def test_killed_worker_report_fails(tmp_path):
 
 
 def test_second_server_keeps_first_servers_report(tmp_path):
-    database, reports = tmp_path / "lpkit.sqlite", tmp_path / "reports"
-    load_dataset(tmp_path / "data", database, SLOW_STORES)
-    env = server_env(database, reports, LPKIT_STORE_BATCH_SIZE=1, LPKIT_POLL_BATCH_SIZE=1)
+    database, reports, env = slow_report_setup(tmp_path, SLOW_STORES)
     first = start_flask(env, tmp_path / "first.log")
     try:
         report_id = first.trigger()
