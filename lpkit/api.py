@@ -9,8 +9,8 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file,
 from werkzeug.exceptions import HTTPException
 
 from lpkit import db, repository
-from lpkit.parsing import format_instant, parse_pivot_us, shown
-from lpkit.reports import ReportOptions
+from lpkit.parsing import format_instant, parse_pivot_us, truncated
+from lpkit.reports import ReportOptions, default_pivot_us
 from lpkit.runner import report_path
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ MAX_REPORT_ID_CHARS = 100
 
 
 class ApiError(Exception):
-    """An error answered as JSON {"error": message} with an HTTP status."""
+    """An error returned as JSON {"error": message} with an HTTP status."""
 
     def __init__(self, status, message):
         super().__init__(message)
@@ -64,12 +64,6 @@ def request_value(name):
     return None
 
 
-def default_pivot_us(connection):
-    """Return the newest poll instant, or the current time when there are no polls."""
-    latest = repository.latest_poll_us(connection)
-    return latest if latest is not None else repository.now_us()
-
-
 def trigger(connection, pivot_text, option_values):
     """Validate a trigger request and queue the report; return (report_id, pivot_us)."""
     try:
@@ -96,7 +90,7 @@ def reject_unknown_parameters():
     names = set(json_body()) | set(request.form) | set(request.args)
     unknown = sorted(names - set(TRIGGER_PARAMETERS))
     if unknown:
-        raise ApiError(400, f'parameter "{shown(unknown[0])}" is unknown; /trigger_report takes {", ".join(TRIGGER_PARAMETERS)}')
+        raise ApiError(400, f'parameter "{truncated(unknown[0])}" is unknown; /trigger_report takes {", ".join(TRIGGER_PARAMETERS)}')
 
 
 @bp.route("/trigger_report", methods=["POST"])
@@ -162,10 +156,10 @@ def get_report():
 
     part = (request.args.get("part") or "rows").strip().lower()
     if part not in ("rows", "incidents"):
-        raise ApiError(400, f'part "{shown(part)}" is unknown; use rows (the default) or incidents')
+        raise ApiError(400, f'part "{truncated(part)}" is unknown; use rows (the default) or incidents')
     response_format = (request.args.get("format") or "").strip().lower()
     if response_format not in ("", "csv", "json"):
-        raise ApiError(400, f'format "{shown(response_format)}" is unknown; use csv or json')
+        raise ApiError(400, f'format "{truncated(response_format)}" is unknown; use csv or json')
 
     path = report_path(current_app.config["REPORTS_DIR"], record.report_id, "incidents" if part == "incidents" else "report")
     if not path.exists():
@@ -207,7 +201,7 @@ def _rows_as_json(record, path):
 
 @bp.app_errorhandler(HTTPException)
 def _http_error(error):
-    """Answer HTTP errors as JSON that names the problem and the fix; browser page paths get HTML."""
+    """Return HTTP errors as JSON that names the problem and the fix, or as HTML on browser page paths."""
     from lpkit import pages  # Imported here because pages imports this module.
 
     if pages.is_page_path(request.path):

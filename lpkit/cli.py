@@ -11,8 +11,8 @@ from flask.cli import with_appcontext
 
 from lpkit import db, importer, repository
 from lpkit.parsing import format_instant, parse_pivot_us
-from lpkit.reports import COLUMN_SETS, BatchSizes, ReportOptions
-from lpkit.runner import process_owner, report_path, run_report
+from lpkit.reports import COLUMN_SETS, BatchSizes, ReportOptions, default_pivot_us
+from lpkit.runner import process_owner, record_report, report_path, run_report
 from lpkit.uptime import WINDOW_MODES
 
 log = logging.getLogger(__name__)
@@ -125,19 +125,15 @@ def report_command(pivot, output, window, columns):
     connection = _connect_with_schema()
     try:
         if pivot is None:
-            latest = repository.latest_poll_us(connection)
-            pivot_us = latest if latest is not None else repository.now_us()
+            pivot_us = default_pivot_us(connection)
         else:
             try:
                 pivot_us = parse_pivot_us(pivot)
             except ValueError as error:
                 raise click.BadParameter(str(error), param_hint="--pivot") from None
 
-        import uuid
-
         options = ReportOptions(window, columns)
-        report_id = str(uuid.uuid4())
-        repository.insert_report(connection, report_id, pivot_us, options.to_mapping(), process_owner())
+        report_id = record_report(connection, pivot_us, options, process_owner())
         click.echo(f"Report {report_id} as of {format_instant(pivot_us)}", err=True)
 
         config = current_app.config

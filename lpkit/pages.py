@@ -19,7 +19,7 @@ from lpkit import api, db, repository
 from lpkit.localtime import DEFAULT_TIMEZONE, ZoneClock
 from lpkit.parsing import format_instant, parse_pivot_us, us_to_datetime
 from lpkit.report_figures import ReportTable, load_report_data
-from lpkit.reports import COLUMN_SETS, ReportOptions
+from lpkit.reports import COLUMN_SETS, ReportOptions, default_pivot_us
 from lpkit.runner import report_path
 from lpkit.store_timeline import business_hour_lines, timeline_day, timeline_days, window_totals
 from lpkit.uptime import HOUR_US, WINDOW_MODES, downtime_episodes, report_windows, store_spans
@@ -359,7 +359,7 @@ def store(store_id):
     pivot_text = request.args.get("pivot", "").strip()
     mode = request.args.get("window", "calendar").strip().lower() or "calendar"
     try:
-        pivot_us = parse_pivot_us(pivot_text) if pivot_text else api.default_pivot_us(connection)
+        pivot_us = parse_pivot_us(pivot_text) if pivot_text else default_pivot_us(connection)
     except ValueError as error:
         return render_error(400, "Invalid pivot", _sentence(str(error)) + ".")
     if mode not in WINDOW_MODES:

@@ -80,6 +80,12 @@ class ReportOptions:
         return EXTENDED_HEADER if self.columns == "extended" else STANDARD_HEADER
 
 
+def default_pivot_us(connection):
+    """Return the default pivot: the newest poll instant, or the current time when there are no polls."""
+    latest = repository.latest_poll_us(connection)
+    return latest if latest is not None else repository.now_us()
+
+
 @dataclass(frozen=True)
 class BatchSizes:
     """How many stores the report reads at a time, and how many stores' polls one query fetches."""
@@ -159,7 +165,7 @@ class ReportBuilder:
     def _batch_rows(self, stores):
         hours_by_store = repository.business_hours_for(self.connection, [store.store_pk for store in stores])
         plans = [self.plan(store, hours_by_store.get(store.store_pk, ())) for store in stores]
-        slots, instants, active = self._batch_polls(stores, plans)
+        slots, instants, active = self._batch_polls(stores)
         totals, episodes = compute_totals(plans, slots, instants, active, self.pivot_us, episodes_window=INCIDENTS_WINDOW)
         self._collect_incidents(stores, episodes)
         return [self._format_row(store.store_id, totals, slot) for slot, store in enumerate(stores)]
@@ -182,7 +188,7 @@ class ReportBuilder:
                 ]
             )
 
-    def _batch_polls(self, stores, plans):
+    def _batch_polls(self, stores):
         """Fetch the batch's polls in sub-batches of stores that share a time zone."""
         parts = []
         start = 0
@@ -204,13 +210,7 @@ class ReportBuilder:
         batch_pks = np.array([store.store_pk for store in stores], dtype=np.int64)
         by_pk = np.argsort(batch_pks)
         slots = by_pk[np.searchsorted(batch_pks[by_pk], pks)]
-
-        onboarded = np.array(
-            [plan.onboarded_at_us if plan.onboarded_at_us is not None else np.iinfo(np.int64).min for plan in plans],
-            dtype=np.int64,
-        )
-        kept = instants >= onboarded[slots] if len(slots) else np.zeros(0, dtype=bool)
-        return slots[kept], instants[kept], active[kept]
+        return slots, instants, active
 
     def _format_row(self, store_id, totals, slot):
         up = totals.up_half_us[slot]

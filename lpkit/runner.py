@@ -103,6 +103,13 @@ def failure_message(error, reports_dir):
     return f"The report failed: {error}"
 
 
+def record_report(connection, pivot_us, options, owner):
+    """Record a new queued report with a random id; return the id."""
+    report_id = str(uuid.uuid4())
+    repository.insert_report(connection, report_id, pivot_us, options.to_mapping(), owner)
+    return report_id
+
+
 def run_report(connection, report_id, reports_dir, batch_sizes, progress=None):
     """Compute a recorded report, write its CSV and mark it complete; on failure mark it failed.
 
@@ -176,8 +183,7 @@ class ReportRunner:
 
     def trigger(self, connection, pivot_us, options):
         """Record a new report and queue it; return its id."""
-        report_id = str(uuid.uuid4())
-        repository.insert_report(connection, report_id, pivot_us, options.to_mapping(), self.owner)
+        report_id = record_report(connection, pivot_us, options, self.owner)
         self.executor.submit(self._run, report_id)
         log.info("report %s queued: pivot %s, options %s", report_id, format_instant(pivot_us), options.to_mapping())
         return report_id

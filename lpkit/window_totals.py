@@ -110,8 +110,8 @@ class _BusinessTime:
 def compute_totals(plans, poll_slots, poll_instants_us, poll_active, pivot_us, window_count=3, episodes_window=None):
     """Sum up and down business time per store and window over a batch of stores.
 
-    ``plans[i]`` is the plan of the store in slot i. The poll arrays hold the
-    batch's polls: the slot of their store, the instant, and 1 for active.
+    ``plans[i]`` is the plan of the store in slot i. The poll arrays contain
+    the batch's polls: the slot of their store, the instant, and 1 for active.
     With ``episodes_window`` set, also returns the downtime episodes of that
     window; otherwise the episodes are None.
     """
@@ -134,11 +134,16 @@ def compute_totals(plans, poll_slots, poll_instants_us, poll_active, pivot_us, w
     seg_business = business.until(seg_end) - business.until(seg_start)
     np.add.at(totals.business_us, (segment_slot, segment_window), seg_business // 2)
 
-    # The polls of each segment are one run of the sorted poll axis.
-    on_axis = axis.covers(poll_instants_us)
-    order = np.lexsort((poll_instants_us[on_axis], poll_slots[on_axis]))
-    polls = axis.position(poll_slots[on_axis][order], poll_instants_us[on_axis][order])
-    active = poll_active[on_axis][order].astype(np.int64)
+    # Polls before a store's onboarding do not count. The polls of each
+    # segment are one run of the sorted poll axis.
+    onboarded_us = np.array(
+        [plan.onboarded_at_us if plan.onboarded_at_us is not None else np.iinfo(np.int64).min for plan in plans],
+        dtype=np.int64,
+    )
+    used = axis.covers(poll_instants_us) & (poll_instants_us >= onboarded_us[poll_slots])
+    order = np.lexsort((poll_instants_us[used], poll_slots[used]))
+    polls = axis.position(poll_slots[used][order], poll_instants_us[used][order])
+    active = poll_active[used][order].astype(np.int64)
     poll_from = np.searchsorted(polls, axis.position(segment_slot, first_us - HOUR_US), side="left")
     poll_to = np.searchsorted(
         polls, axis.position(segment_slot, np.minimum(last_us + HOUR_US, pivot_us + 1)), side="left"
