@@ -491,7 +491,9 @@ def verdict(value, target, strict=False):
 
 
 def print_summary(results):
+    """Print the figures beside their targets, the machine, and the scaling table."""
     peak_rss = max(results.import_peak_rss_mb, results.report_peak_rss_mb)
+
     # CPU time (user + system) is shown beside wall time because it moves
     # much less than wall time when other processes share the CPUs.
     rows = [
@@ -504,6 +506,7 @@ def print_summary(results):
         ("GET /get_report p50", f"{results.status_p50_ms:.1f} ms", "", ""),
         ("GET /get_report p95", f"{results.status_p95_ms:.1f} ms", f"< {TARGET_P95_MS} ms", verdict(results.status_p95_ms, TARGET_P95_MS, strict=True)),
     ]
+
     print()
     print(f"lpkit benchmark, {results.stores:,} stores x {results.days} days, {results.polls:,} polls ({results.date})")
     machine = results.machine
@@ -512,14 +515,17 @@ def print_summary(results):
         f"{machine['cpus']} CPUs ({machine['cpu_model']}), {machine['memory_gb']} GB, Python {machine['python']}, "
         f"load average at start {' '.join(str(load) for load in machine['load_average_at_start'])}"
     )
+
     print(f"{'measure':<26} {'value':>26}  {'target':<10} {'':6}")
     for name, value, target, mark in rows:
         print(f"{name:<26} {value:>26}  {target:<10} {mark}")
+
     print(f"peak RSS overall: {peak_rss:.0f} MB (this script's own: {results.benchmark_process_rss_mb:.0f} MB)")
     print(f"batch check: {results.batch_check_detail} (batch sizes 1 took {results.batch_one_seconds:.2f} s)")
     print(f"status requests timed while a report ran: {results.status_requests} (max {results.status_max_ms:.1f} ms)")
     if results.api_report_seconds:
         print("reports through the API, trigger to complete: " + ", ".join(f"{seconds:.2f} s" for seconds in results.api_report_seconds))
+
     print()
     print(f"{'scale':>6} {'stores':>8} {'polls':>11} {'import s':>9} {'CPU s':>7} {'report s':>9} {'CPU s':>7} {'report RSS MB':>14}")
     for point in results.scaling:

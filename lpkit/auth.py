@@ -4,7 +4,7 @@ The API takes the token as ``Authorization: Bearer <token>``. A browser logs
 in once at /login by typing the token. Its session then stores a SHA-256
 fingerprint of the token, so changing the token logs every browser out.
 Without a token, everyone who can reach the server may use it, which is why
-it listens on 127.0.0.1 unless told otherwise.
+it listens on 127.0.0.1 unless configured otherwise.
 """
 
 import hashlib

@@ -205,8 +205,8 @@ def _detect_kind(path, header):
                 index[columns[name]] = position
         if set(index) >= _REQUIRED[kind] and len(index) == len(set(names) & set(columns)):
             return kind, index
-    shown = ",".join(header)[:200]
-    raise ImportFailed(f'{path}: header "{shown}" matches no export; expected {_EXPECTED_HEADERS}')
+    header_text = ",".join(header)[:200]
+    raise ImportFailed(f'{path}: header "{header_text}" matches no export; expected {_EXPECTED_HEADERS}')
 
 
 class _DecodeErrorCounter:
@@ -531,7 +531,9 @@ def _import_timezones(connection, csv_file, summary, rejects, report_progress):
     repository.update_store_timezones(connection, updates, set_onboarded=csv_file.has_onboarded)
 
     for name, store_ids in sorted(unknown_names.items()):
-        shown = ", ".join(store_ids[:3]) + (f" and {len(store_ids) - 3} more" if len(store_ids) > 3 else "")
+        named_stores = ", ".join(store_ids[:3])
+        if len(store_ids) > 3:
+            named_stores += f" and {len(store_ids) - 3} more"
         summary.warnings.append(
-            f'timezone "{name}" is not an IANA zone name; stores {shown} use {DEFAULT_TIMEZONE}'
+            f'timezone "{name}" is not an IANA zone name; stores {named_stores} use {DEFAULT_TIMEZONE}'
         )

@@ -43,7 +43,7 @@ class ZoneClock:
             return cached
 
         # NOTE: this assumes the zone changes its offset at most once within
-        # the 28 hours around the local time; no zone in pytz 2026.x has two
+        # the 28 hours around the local time. No zone in pytz 2026.6 has two
         # changes that close together since 1970.
         offset_before = self._offset_at(local - _BEFORE_ANY_OFFSET)
         offset_after = self._offset_at(local + _AFTER_ANY_OFFSET)

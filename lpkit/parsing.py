@@ -1,7 +1,7 @@
 """Parsers for the values in the exports and for report pivots.
 
 Each parser takes the raw text of one cell and either returns the value or
-raises ValueError with a message that names the value and says what to do.
+raises ValueError with a message that names the value and the fix.
 """
 
 import re
@@ -30,8 +30,8 @@ _CANONICAL_ZONES = {name.lower(): name for name in pytz.all_timezones}
 TIMESTAMP_HINT = "use a UTC timestamp such as 2023-01-22 12:09:39.388884 UTC or 2023-01-22T12:09:39Z"
 
 
-def shown(value):
-    """Return a value for an error message, cut to SHOWN_CHARS characters so a huge cell stays readable."""
+def truncated(value):
+    """Return a value cut to SHOWN_CHARS characters for an error message, so a huge cell stays readable."""
     if len(value) <= SHOWN_CHARS:
         return value
     return f"{value[:SHOWN_CHARS]}... ({len(value)} characters)"
@@ -73,18 +73,18 @@ def parse_timestamp_us(text):
 
     bare = _UTC_SUFFIX.sub("", value)
     if "T" not in bare and "t" not in bare and " " not in bare:
-        raise ValueError(f'timestamp "{shown(value)}" has no time of day; {TIMESTAMP_HINT}')
+        raise ValueError(f'timestamp "{truncated(value)}" has no time of day; {TIMESTAMP_HINT}')
 
     fraction = _FRACTION.search(bare)
     if fraction and len(fraction.group(1)) > 6 and fraction.group(1)[6:].strip("0"):
         raise ValueError(
-            f'timestamp "{shown(value)}" is more precise than a microsecond; round it to 6 decimal places'
+            f'timestamp "{truncated(value)}" is more precise than a microsecond; round it to 6 decimal places'
         )
 
     try:
         moment = datetime.fromisoformat(bare)
     except ValueError:
-        raise ValueError(f'timestamp "{shown(value)}" is not a valid date and time; {TIMESTAMP_HINT}') from None
+        raise ValueError(f'timestamp "{truncated(value)}" is not a valid date and time; {TIMESTAMP_HINT}') from None
 
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
@@ -99,17 +99,17 @@ def parse_local_time_us(text, *, column):
     value = text.strip()
     match = _LOCAL_TIME.match(value)
     if not match:
-        raise ValueError(f'{column} "{shown(value)}" is not a time of day; use HH:MM or HH:MM:SS, such as 09:00:00')
+        raise ValueError(f'{column} "{truncated(value)}" is not a time of day; use HH:MM or HH:MM:SS, such as 09:00:00')
 
     hours, minutes = int(match.group(1)), int(match.group(2))
     seconds = int(match.group(3) or 0)
     microseconds = int((match.group(4) or "0").ljust(6, "0"))
     if hours == 24 and minutes == seconds == microseconds == 0:
         if column != "end_time_local":
-            raise ValueError(f'{column} "{shown(value)}" is the end of a day; use 00:00 for the start of a day')
+            raise ValueError(f'{column} "{truncated(value)}" is the end of a day; use 00:00 for the start of a day')
         return END_OF_DAY_US
     if hours > 23 or minutes > 59 or seconds > 59:
-        raise ValueError(f'{column} "{shown(value)}" is out of range; hours run 00-23 (or 24:00 as an end), minutes and seconds 00-59')
+        raise ValueError(f'{column} "{truncated(value)}" is out of range; hours run 00-23 (or 24:00 as an end), minutes and seconds 00-59')
 
     return ((hours * 60 + minutes) * 60 + seconds) * MICROSECONDS_PER_SECOND + microseconds
 
@@ -133,7 +133,7 @@ def parse_status(text):
     try:
         return STATUS_VALUES[value.lower()]
     except KeyError:
-        raise ValueError(f'status "{shown(value)}" is unknown; use active or inactive') from None
+        raise ValueError(f'status "{truncated(value)}" is unknown; use active or inactive') from None
 
 
 def parse_store_id(text):
@@ -144,12 +144,12 @@ def parse_store_id(text):
     control = _CONTROL_CHARACTER.search(value)
     if control:
         raise ValueError(
-            f'store_id "{shown(value)}" contains the control character U+{ord(control.group()):04X}; '
+            f'store_id "{truncated(value)}" contains the control character U+{ord(control.group()):04X}; '
             "remove it from the export and import the file again"
         )
     if _SCIENTIFIC.match(value):
         raise ValueError(
-            f'store_id "{shown(value)}" lost digits in a spreadsheet (scientific notation); '
+            f'store_id "{truncated(value)}" lost digits in a spreadsheet (scientific notation); '
             "export the column as text and import the file again"
         )
     return value
@@ -159,9 +159,9 @@ def parse_day_of_week(text):
     """Parse a day number: 0 is Monday and 6 is Sunday."""
     value = text.strip()
     if not (value.isascii() and value.isdigit()):
-        raise ValueError(f'day of week "{shown(value)}" is not a day number; use 0 for Monday through 6 for Sunday')
+        raise ValueError(f'day of week "{truncated(value)}" is not a day number; use 0 for Monday through 6 for Sunday')
     if int(value) > 6:
-        raise ValueError(f'day of week "{shown(value)}" is outside 0-6; use 0 for Monday through 6 for Sunday')
+        raise ValueError(f'day of week "{truncated(value)}" is outside 0-6; use 0 for Monday through 6 for Sunday')
     return int(value)
 
 
@@ -194,7 +194,7 @@ def parse_pivot_us(text, now_us=None):
         return now_us if now_us is not None else time.time_ns() // 1000
 
     if re.fullmatch(r"-?[0-9]+[.,][0-9]*", value):
-        raise ValueError(f'pivot "{shown(value)}" has a fraction; epoch milliseconds are a whole number such as 1674670380000')
+        raise ValueError(f'pivot "{truncated(value)}" has a fraction; epoch milliseconds are a whole number such as 1674670380000')
     if re.fullmatch(r"-?[0-9]+", value):
         if 0 < int(value) < _SMALLEST_LIKELY_EPOCH_MS:
             raise ValueError(
@@ -207,7 +207,7 @@ def parse_pivot_us(text, now_us=None):
         try:
             moment = datetime.fromisoformat(_UTC_SUFFIX.sub("", value))
         except ValueError:
-            raise ValueError(f'pivot "{shown(value)}" is not a valid date; {PIVOT_HINT}') from None
+            raise ValueError(f'pivot "{truncated(value)}" is not a valid date; {PIVOT_HINT}') from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
         try:
@@ -216,5 +216,5 @@ def parse_pivot_us(text, now_us=None):
             pivot_us = None
 
     if pivot_us is None or not _EARLIEST_PIVOT_US <= pivot_us <= _LATEST_PIVOT_US:
-        raise ValueError(f'pivot "{shown(value)}" is out of range; use a date between 1970-01-02 and 9999-11-30')
+        raise ValueError(f'pivot "{truncated(value)}" is out of range; use a date between 1970-01-02 and 9999-11-30')
     return pivot_us

@@ -75,12 +75,12 @@ def test_batch_matches_per_store_spans(store):
 
     intervals = business_intervals(clock, hours, min(s for s, _ in windows), max(e for _, e in windows), onboarded)
     plan = StorePlan(intervals, window_segments(clock, windows, intervals), onboarded)
-    kept = [poll for poll in polls if onboarded is None or poll[0] >= onboarded]
+    onboarded_polls = [poll for poll in polls if onboarded is None or poll[0] >= onboarded]
     totals, episodes = compute_totals(
         [plan],
-        np.zeros(len(kept), dtype=np.int64),
-        np.array([instant for instant, _ in kept], dtype=np.int64),
-        np.array([active for _, active in kept], dtype=np.int64),
+        np.zeros(len(onboarded_polls), dtype=np.int64),
+        np.array([instant for instant, _ in onboarded_polls], dtype=np.int64),
+        np.array([active for _, active in onboarded_polls], dtype=np.int64),
         pivot_us,
         episodes_window=2,
     )
@@ -108,17 +108,17 @@ def test_batch_of_stores_matches_single_stores(batch):
         windows = report_windows(clock, pivot_us, "calendar")
         intervals = business_intervals(clock, hours, min(s for s, _ in windows), max(e for _, e in windows), onboarded)
         plan = StorePlan(intervals, window_segments(clock, windows, intervals), onboarded)
-        kept = [poll for poll in polls if onboarded is None or poll[0] >= onboarded]
+        onboarded_polls = [poll for poll in polls if onboarded is None or poll[0] >= onboarded]
         plans.append(plan)
-        slots += [slot] * len(kept)
-        instants += [instant for instant, _ in kept]
-        actives += [active for _, active in kept]
+        slots += [slot] * len(onboarded_polls)
+        instants += [instant for instant, _ in onboarded_polls]
+        actives += [active for _, active in onboarded_polls]
         singles.append(
             compute_totals(
                 [plan],
-                np.zeros(len(kept), dtype=np.int64),
-                np.array([instant for instant, _ in kept], dtype=np.int64),
-                np.array([active for _, active in kept], dtype=np.int64),
+                np.zeros(len(onboarded_polls), dtype=np.int64),
+                np.array([instant for instant, _ in onboarded_polls], dtype=np.int64),
+                np.array([active for _, active in onboarded_polls], dtype=np.int64),
                 pivot_us,
             )[0]
         )
